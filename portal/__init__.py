@@ -1,0 +1,96 @@
+"""扶贫对象公示平台: the public publicity portal for rural poverty registration."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask, render_template
+from flask_wtf.csrf import CSRFProtect
+from werkzeug.routing import IntegerConverter
+
+ROOT = Path(__file__).resolve().parent.parent
+
+DEFAULTS = {
+    "SITE_NAME": "扶贫对象公示平台",
+    "TIME_ZONE": "Asia/Shanghai",
+    # How a household head's name shows on public pages: mask (张*明), surname (张**) or full.
+    "NAME_DISPLAY": "mask",
+    # Complaint channels printed on every list and board (the demo county's, from document S0).
+    "COMPLAINT_HOTLINE": "0744-5616963",
+    "COMPLAINT_EMAIL": "zjjwzr@sina.com",
+    "COMPLAINT_ADDRESS": "武陵源区扶贫开发领导小组办公室",
+    "NATIONAL_HOTLINE": "12317",
+    # Absolute base URL printed in QR codes, e.g. https://gongshi.example.gov.cn; None = this host.
+    "PUBLIC_URL": None,
+    "CONTENT_DIR": str(ROOT / "content"),
+    "IMPORT_DIR": str(ROOT / "import"),
+    "LOAD_DEMO": True,
+    # A fixed ISO timestamp freezes the clock (tests, screenshots); None = real time.
+    "NOW": None,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+}
+
+csrf = CSRFProtect()
+
+
+class RowIdConverter(IntegerConverter):
+    """A positive integer that fits an SQLite rowid; anything else is a 404, never a 500."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**63 - 1)
+
+
+def _instance_secret(instance: Path, name: str) -> str:
+    """A random secret kept in the instance folder, made on first start and never committed."""
+    path = instance / name
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_hex(32))
+    return path.read_text().strip()
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the portal: defaults, then instance config.py, then PORTAL_* variables, then blueprints."""
+    instance = os.environ.get("PORTAL_INSTANCE") or (test_config or {}).get("INSTANCE_PATH")
+    app = Flask(__name__, instance_path=str(Path(instance).resolve()) if instance else None,
+                instance_relative_config=True)
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    app.config.from_mapping(DEFAULTS, DATABASE=str(Path(app.instance_path) / "portal.db"))
+    app.config.from_pyfile("config.py", silent=True)
+    app.config.from_prefixed_env("PORTAL")
+    if test_config:
+        app.config.from_mapping(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path), "secret_key")
+    if not app.config.get("ID_HASH_KEY"):
+        app.config["ID_HASH_KEY"] = _instance_secret(Path(app.instance_path), "id_hash_key")
+
+    csrf.init_app(app)
+    app.url_map.converters["id"] = RowIdConverter
+
+    from . import db, demo, home, lists, regions, templating
+
+    db.init_app(app)
+    templating.init_app(app)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(regions.bp)
+    app.register_blueprint(lists.bp)
+    app.cli.add_command(demo.load_demo_command)
+
+    for code in (400, 404, 405, 500):
+        app.register_error_handler(code, _error_page)
+
+    if app.config["LOAD_DEMO"]:
+        with app.app_context():
+            demo.load_demo_if_empty(db.get_db())
+    return app
+
+
+def _error_page(error):
+    code = getattr(error, "code", 500) or 500
+    return render_template("error.html", code=code), code

@@ -1,0 +1,191 @@
+"""Campaigns (批次), quotas (规模指标) and applicant households: writes and their checks.
+
+Plain functions over a sqlite-utils Database, used by the demo loader, the CLI and (later) the
+staff console. Every write runs inside ``db.atomic()`` so nothing is half-written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from . import rules
+from .privacy import hash_id, mask_id
+from .regions import get_region_row
+
+
+def now_text() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def create_campaign(
+    db,
+    *,
+    county_code: str,
+    name: str,
+    reference_date: dt.date,
+    income_line: int,
+    chain=rules.DEFAULT_CHAIN,
+    dibao_included: bool = True,
+    wubao_excluded: bool = True,
+    stop_at_first_misfit: bool = False,
+) -> int:
+    county = get_region_row(db, county_code)
+    if county is None or county["level"] != "county":
+        raise ValueError(f"{county_code} is not a county")
+    levels = [step["level"] for step in chain]
+    if not levels or any(lv not in rules.LIST_LEVELS for lv in levels) or len(set(levels)) != len(levels):
+        raise ValueError("the publicity chain must name village/township/county levels once each")
+    if any(int(step["days"]) < 1 for step in chain):
+        raise ValueError("every publicity step lasts at least one day")
+    with db.atomic():
+        return db["campaigns"].insert(
+            {
+                "county_code": county_code,
+                "name": name,
+                "reference_date": reference_date.isoformat(),
+                "income_line": income_line,
+                "chain": json.dumps(list(chain), ensure_ascii=False),
+                "scope": json.dumps(
+                    {"dibao_included": dibao_included, "wubao_excluded": wubao_excluded}
+                ),
+                "stop_at_first_misfit": int(stop_at_first_misfit),
+                "created_at": now_text(),
+            }
+        ).last_pk
+
+
+def get_campaign(db, campaign_id: int) -> dict | None:
+    row = next(db.query("select * from campaigns where id = ?", [campaign_id]), None)
+    if row:
+        row["chain"] = json.loads(row["chain"])
+        row["scope"] = json.loads(row["scope"])
+    return row
+
+
+def get_quota(db, campaign_id: int, region_code: str) -> dict | None:
+    return next(
+        db.query(
+            "select persons, reserve from quotas where campaign_id = ? and region_code = ?",
+            [campaign_id, region_code],
+        ),
+        None,
+    )
+
+
+def set_quota(db, campaign_id: int, region_code: str, persons: int, reserve: int = 0) -> None:
+    """Set a region's quota in persons, refusing any split that breaks children + reserve ≤ parent."""
+    region = get_region_row(db, region_code)
+    if region is None:
+        raise ValueError(f"unknown region {region_code}")
+    with db.atomic():
+        db.execute(
+            "insert into quotas (campaign_id, region_code, persons, reserve) values (?, ?, ?, ?) "
+            "on conflict (campaign_id, region_code) do update set persons = excluded.persons, "
+            "reserve = excluded.reserve",
+            [campaign_id, region_code, persons, reserve],
+        )
+        # Check this region's own split, then its parent's split with the new figure in it.
+        _check_split(db, campaign_id, region)
+        if region["parent_code"]:
+            _check_split(db, campaign_id, get_region_row(db, region["parent_code"]))
+
+
+def _check_split(db, campaign_id: int, region: dict) -> None:
+    own = get_quota(db, campaign_id, region["code"])
+    if own is None:
+        return
+    children = list(
+        db.query(
+            "select r.name, q.persons from quotas q join regions r on r.code = q.region_code "
+            "where q.campaign_id = ? and r.parent_code = ?",
+            [campaign_id, region["code"]],
+        )
+    )
+    rules.check_quota_split(
+        region["name"], own["persons"], [(c["name"], c["persons"]) for c in children], own["reserve"]
+    )
+
+
+def add_household(
+    db,
+    *,
+    campaign_id: int,
+    village_code: str,
+    head_name: str,
+    size: int,
+    applied_on: dt.date,
+    id_number: str | None = None,
+    id_key: bytes = b"",
+    group_code: str | None = None,
+    causes=(),
+    income_per_capita: float = 0.0,
+    disabled_member: bool = False,
+    single_child: bool = False,
+    all_daughters: bool = False,
+    votes: int | None = None,
+    voters_present: int | None = None,
+) -> int:
+    """Register an applicant household (and its vote result, when known)."""
+    unknown = [c for c in causes if c not in rules.CAUSES]
+    if unknown:
+        raise ValueError(f"unknown causes of poverty: {unknown}")
+    with db.atomic():
+        household_id = db["households"].insert(
+            {
+                "campaign_id": campaign_id,
+                "village_code": village_code,
+                "group_code": group_code,
+                "head_name": head_name.strip(),
+                "size": size,
+                "causes": json.dumps(list(causes)),
+                "income_per_capita": income_per_capita,
+                "disabled_member": int(disabled_member),
+                "single_child": int(single_child),
+                "all_daughters": int(all_daughters),
+                "applied_on": applied_on.isoformat(),
+                "id_hash": hash_id(id_number, id_key) if id_number else None,
+                "id_masked": mask_id(id_number) if id_number else None,
+                "created_at": now_text(),
+            }
+        ).last_pk
+        if votes is not None:
+            db["votes"].insert(
+                {"household_id": household_id, "votes": votes, "voters_present": voters_present}
+            )
+    return household_id
+
+
+def applicants_of(db, campaign_id: int, village_code: str) -> list[rules.Applicant]:
+    """The village's applicants with a vote result, as the ranking rule sees them."""
+    return [
+        rules.Applicant(
+            id=row["id"],
+            size=row["size"],
+            votes=row["votes"],
+            priority_count=row["priority_count"],
+            income_per_capita=row["income_per_capita"],
+            applied_on=dt.date.fromisoformat(row["applied_on"]),
+        )
+        for row in db.query(
+            "select h.id, h.size, v.votes, h.income_per_capita, h.applied_on, "
+            "h.disabled_member + h.single_child + h.all_daughters as priority_count "
+            "from households h join votes v on v.household_id = h.id "
+            "where h.campaign_id = ? and h.village_code = ?",
+            [campaign_id, village_code],
+        )
+    ]
+
+
+def village_selection(db, campaign_id: int, village_code: str) -> rules.Selection:
+    """Ranking and selection of one village within its quota (the preview staff publish from)."""
+    campaign = get_campaign(db, campaign_id)
+    quota = get_quota(db, campaign_id, village_code)
+    if quota is None:
+        region = get_region_row(db, village_code)
+        raise rules.QuotaError(f"{region['name'] if region else village_code}尚未下达规模指标。")
+    return rules.select_within_quota(
+        applicants_of(db, campaign_id, village_code),
+        quota["persons"],
+        stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]),
+    )

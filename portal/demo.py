@@ -1,0 +1,169 @@
+"""The demo county: 武陵源区 with the documents' real quotas (S0) and invented villages and households.
+
+Loaded from ``import/demo/`` when the database is empty at first start, or on demand with
+``flask --app portal load-demo``. Publicity windows are placed relative to today, so the site
+always shows lists that are open now, about to open and already closed.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from . import clock, rules
+from .campaigns import add_household, create_campaign, set_quota, village_selection
+from .db import get_db
+from .publishing import amend_list, publish_list
+from .regions import add_region
+
+CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
+COUNTY = "430811"
+
+# Offsets in days from today for the first day of each village's window, by township.
+# 索溪峪镇 and 天子山镇 have finished the village round and published their township lists.
+VILLAGE_STARTS = {"430811100": -20, "430811101": -30, "430811200": -5, "430811201": 2}
+TOWNSHIP_STARTS = {"430811100": -4, "430811101": -22}
+# Villages whose round runs on its own timetable, to show more states at once.
+VILLAGE_OVERRIDES = {"430811200002": -2, "430811201001": -1, "430811201002": -1}
+
+
+def _read(path: Path) -> list[dict]:
+    with path.open(encoding="utf-8-sig", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _yes(value: str) -> bool:
+    return value.strip() in ("是", "√", "1", "Y", "y")
+
+
+def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
+    """Load the demo into an empty database; returns counts of what was loaded."""
+    if next(db.query("select 1 from regions limit 1"), None):
+        raise click.ClickException("数据库里已经有数据：演示数据只能载入空数据库（load-demo --reset 可清空后重载）。")
+    with db.atomic():
+        regions = _read(demo_dir / "regions.csv")
+        for r in regions:
+            add_region(db, r["区划代码"], r["名称"], r["上级代码"] or None)
+        campaign_id = create_campaign(
+            db,
+            county_code=COUNTY,
+            name=f"{today.year}年扶贫对象识别",
+            reference_date=dt.date(today.year - 1, 12, 31),
+            income_line=2736,
+        )
+        reserve = 0
+        quota_rows = _read(demo_dir / "quotas.csv")
+        for q in quota_rows:
+            if not q["区划代码"] and q["名称"] in ("预留机动名额", "预留", "机动"):
+                reserve = int(q["规模"])
+        for q in quota_rows:  # parents before children, as the file lists them
+            if q["区划代码"]:
+                set_quota(db, campaign_id, q["区划代码"], int(q["规模"]),
+                          reserve if q["区划代码"] == COUNTY else 0)
+        by_name = {(r["上级代码"], r["名称"]): r["区划代码"] for r in regions}
+        township_code = {r["名称"]: r["区划代码"] for r in regions if len(r["区划代码"]) == 9}
+        households = 0
+        for a in _read(demo_dir / "applicants.csv"):
+            village = by_name[(township_code[a["乡镇"]], a["村"])]
+            add_household(
+                db,
+                campaign_id=campaign_id,
+                village_code=village,
+                group_code=by_name.get((village, a["村民小组"])),
+                head_name=a["户主姓名"],
+                size=int(a["家庭人口"]),
+                id_number=a["身份证号"],
+                id_key=id_key,
+                causes=[CAUSE_KEYS[c] for c in a["致贫原因"].split("、") if c],
+                income_per_capita=float(a["人均纯收入"]),
+                disabled_member=_yes(a["残疾"]),
+                single_child=_yes(a["独生子女"]),
+                all_daughters=_yes(a["纯女户"]),
+                applied_on=dt.date.fromisoformat(a["申请日期"]),
+                votes=int(a["得票数"]),
+                voters_present=int(a["参评人数"]),
+            )
+            households += 1
+        lists = _publish_demo_lists(db, campaign_id, today)
+    return {"regions": len(regions), "households": households, "lists": lists}
+
+
+def _publish_demo_lists(db, campaign_id: int, today: dt.date) -> int:
+    day = lambda offset: today + dt.timedelta(days=offset)  # noqa: E731
+    count = 0
+    villages = list(db.query("select code, parent_code from regions where level = 'village' order by code"))
+    for v in villages:
+        offset = VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]])
+        publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify",
+                     start=day(offset), today=None)
+        count += 1
+    _demo_replacement(db, campaign_id, "430811100001")
+    for township, offset in TOWNSHIP_STARTS.items():
+        publish_list(db, campaign_id=campaign_id, region_code=township, kind="identify",
+                     start=day(offset), today=None)
+        count += 1
+    return count
+
+
+def _demo_replacement(db, campaign_id: int, village_code: str) -> None:
+    """One upheld report in 双星村: its second household is replaced in rank order (依次递补)."""
+    lst = next(db.query("select id from lists where region_code = ? and kind = 'identify'", [village_code]))
+    selection = village_selection(db, campaign_id, village_code)
+    chosen = [a.id for a in selection.selected]
+    removed = next(a for a in selection.selected[1:] if a.size <= 3)
+    free = selection.unused + removed.size
+    kept = [i for i in chosen if i != removed.id]
+    replacements = []
+    for a in selection.waiting:
+        if a.size <= free:
+            replacements.append(a.id)
+            free -= a.size
+    amend_list(
+        db,
+        lst["id"],
+        household_ids=kept + replacements,
+        note="经调查核实，一户举报属实，取消其资格；按得票从高到低依次递补。",
+        marks={i: "递补" for i in replacements},
+    )
+
+
+def id_key() -> bytes:
+    return current_app.config["ID_HASH_KEY"].encode()
+
+
+def demo_dir() -> Path:
+    return Path(current_app.config["IMPORT_DIR"]) / "demo"
+
+
+def load_demo_if_empty(db) -> None:
+    """At first start, fill an empty database with the demo (a race between workers is harmless)."""
+    if next(db.query("select 1 from regions limit 1"), None):
+        return
+    try:
+        load_demo(db, demo_dir(), clock.today(), id_key())
+    except Exception:  # another worker won the race, or the demo files are missing
+        current_app.logger.exception("demo data not loaded")
+
+
+@click.command("load-demo")
+@with_appcontext
+@click.option("--reset", is_flag=True, help="Delete all data first (asks for confirmation).")
+def load_demo_command(reset):
+    """Load the demo county (武陵源区) into the database."""
+    db = get_db()
+    if reset:
+        click.confirm("这会删除数据库中的全部数据，确定吗？", abort=True)
+        with db.atomic():
+            for table in ("list_entries", "list_versions", "lists", "votes", "households", "quotas", "campaigns"):
+                db.execute(f"delete from {table}")
+            db.execute("delete from regions where level = 'group'")
+            db.execute("delete from regions where level = 'village'")
+            db.execute("delete from regions where level = 'township'")
+            db.execute("delete from regions")
+    counts = load_demo(db, demo_dir(), clock.today(), id_key())
+    click.echo("Demo loaded: {regions} regions, {households} households, {lists} lists.".format(**counts))

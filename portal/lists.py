@@ -1,0 +1,235 @@
+"""Publicity lists (公示名单): query helpers and the public pages, print view and downloads.
+
+One helper (``list_context``) feeds the HTML page, the print view, the CSV and the JSON alike, so
+all four show the same entries with the same masking.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import json
+
+import segno
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from markupsafe import Markup
+
+from . import clock, rules
+from .db import get_db
+from .privacy import mask_name
+from .regions import ancestors
+
+bp = Blueprint("lists", __name__)
+
+
+# --- Query helpers -----------------------------------------------------------------------------
+
+_LIST_SELECT = """
+    select l.id, l.title, l.level, l.kind, l.region_code, l.campaign_id, l.approving_body,
+           l.current_version, r.name as region_name, c.name as campaign_name,
+           v.version, v.window_start, v.window_end, v.change_note, v.published_at,
+           (select count(*) from list_entries e
+             where e.list_id = l.id and e.version = v.version) as households,
+           (select coalesce(sum(e.size), 0) from list_entries e
+             where e.list_id = l.id and e.version = v.version) as persons
+    from lists l
+    join regions r on r.code = l.region_code
+    join campaigns c on c.id = l.campaign_id
+    join list_versions v on v.list_id = l.id
+"""
+
+
+def annotate(row: dict, today: dt.date) -> dict:
+    """Add the window, its state on ``today`` and display names to a list row."""
+    window = rules.Window(dt.date.fromisoformat(row["window_start"]), dt.date.fromisoformat(row["window_end"]))
+    row["window"] = window
+    row["state"] = rules.window_state(window, today)
+    row["level_name"] = rules.LEVEL_NAMES[row["level"]]
+    row["kind_name"] = rules.LIST_KINDS[row["kind"]]
+    return row
+
+
+def lists_where(where: str, params, *, order: str = "l.id", limit: int | None = None) -> list[dict]:
+    """Current versions of lists matching a fixed SQL condition (parameters bound, never formatted)."""
+    sql = _LIST_SELECT + " where v.version = l.current_version and " + where + " order by " + order
+    if limit:
+        sql += f" limit {int(limit)}"
+    today = clock.today()
+    return [annotate(row, today) for row in get_db().query(sql, params)]
+
+
+def get_list_version(list_id: int, version: int | None = None) -> dict:
+    """A list at one version (the current one by default), or a 404."""
+    db = get_db()
+    row = next(
+        db.query(
+            _LIST_SELECT + " where l.id = ? and v.version = coalesce(?, l.current_version)",
+            [list_id, version],
+        ),
+        None,
+    )
+    if row is None:
+        abort(404)
+    return annotate(row, clock.today())
+
+
+def versions_of(list_id: int) -> list[dict]:
+    return list(
+        get_db().query(
+            "select version, window_start, window_end, change_note, published_at "
+            "from list_versions where list_id = ? order by version",
+            [list_id],
+        )
+    )
+
+
+def public_causes(causes_json: str) -> str:
+    """Causes a public page may show: illness and disability are never shown (DOMAIN §11 rule 11)."""
+    shown = [rules.CAUSES[c][0] for c in json.loads(causes_json) if c in rules.CAUSES and not rules.CAUSES[c][1]]
+    return "、".join(shown) if shown else "不公开"
+
+
+def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
+    """Entries of one version, with names shown as ``name_policy`` says."""
+    rows = get_db().query(
+        """
+        select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
+               e.group_name, r.name as village_name
+        from list_entries e join regions r on r.code = e.village_code
+        where e.list_id = ? and e.version = ? order by e.position
+        """,
+        [list_id, version],
+    )
+    return [
+        {
+            "position": r["position"],
+            "village": r["village_name"],
+            "group": r["group_name"],
+            "name": mask_name(r["head_name"], name_policy),
+            "size": r["size"],
+            "causes": public_causes(r["causes"]),
+            "votes": r["votes"],
+            "voters_present": r["voters_present"],
+            "mark": r["mark"],
+        }
+        for r in rows
+    ]
+
+
+def list_context(list_id: int, version: int | None = None, *, name_policy: str | None = None) -> dict:
+    """Everything the list page, print view, CSV and JSON show about one list version."""
+    lst = get_list_version(list_id, version)
+    db = get_db()
+    quota = next(
+        db.query(
+            "select persons from quotas where campaign_id = ? and region_code = ?",
+            [lst["campaign_id"], lst["region_code"]],
+        ),
+        None,
+    )
+    policy = name_policy or current_app.config["NAME_DISPLAY"]
+    return {
+        "lst": lst,
+        "crumbs": ancestors(db, lst["region_code"]),
+        "versions": versions_of(list_id),
+        "entries": entries_of(list_id, lst["version"], policy),
+        "quota": quota["persons"] if quota else None,
+        "show_village": lst["level"] != "village",
+        "masked": policy != "full",
+        "ranking_rule": rules.RANKING_RULE_TEXT,
+        "version_url": public_url("lists.list_version", list_id=list_id, version=lst["version"]),
+    }
+
+
+def public_url(endpoint: str, **values) -> str:
+    """Absolute URL for printing (QR codes): the configured PUBLIC_URL if set, else this host."""
+    base = current_app.config.get("PUBLIC_URL")
+    path = url_for(endpoint, **values)
+    return base.rstrip("/") + path if base else request.host_url.rstrip("/") + path
+
+
+# --- Views -------------------------------------------------------------------------------------
+
+
+
+@bp.get("/lists/<id:list_id>")
+def list_page(list_id):
+    return render_template("lists/list.html", **list_context(list_id))
+
+
+@bp.get("/lists/<id:list_id>/v<id:version>")
+def list_version(list_id, version):
+    return render_template("lists/list.html", **list_context(list_id, version))
+
+
+@bp.get("/lists/<id:list_id>/print")
+@bp.get("/lists/<id:list_id>/v<id:version>/print")
+def print_view(list_id, version=None):
+    ctx = list_context(list_id, version)
+    return render_template("lists/print.html", qr_svg=qr_svg(ctx["version_url"]), **ctx)
+
+
+def qr_svg(url: str) -> Markup:
+    """An inline SVG QR code of ``url``, labelled for screen readers."""
+    svg = segno.make(url, error="m").svg_inline(scale=4, title="本名单网址二维码")
+    return Markup(svg.replace("<svg ", '<svg role="img" aria-label="本名单网址二维码" ', 1))
+
+
+CSV_HEADER = ["序号", "村", "村民小组", "户主", "家庭人口", "致贫原因", "得票", "参评人数", "备注"]
+
+
+@bp.get("/lists/<id:list_id>.csv")
+@bp.get("/lists/<id:list_id>/v<id:version>.csv")
+def list_csv(list_id, version=None):
+    ctx = list_context(list_id, version)
+    out = io.StringIO()
+    out.write("\ufeff")  # so that Excel and WPS open the Chinese text as UTF-8
+    writer = csv.writer(out)
+    writer.writerow(CSV_HEADER)
+    for e in ctx["entries"]:
+        writer.writerow(
+            [e["position"], e["village"], e["group"], e["name"], e["size"], e["causes"],
+             e["votes"] if e["votes"] is not None else "", e["voters_present"] if e["voters_present"] is not None else "", e["mark"]]
+        )
+    lst = ctx["lst"]
+    filename = f"list-{lst['id']}-v{lst['version']}.csv"
+    return Response(
+        out.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@bp.get("/lists/<id:list_id>.json")
+@bp.get("/lists/<id:list_id>/v<id:version>.json")
+def list_json(list_id, version=None):
+    ctx = list_context(list_id, version)
+    lst = ctx["lst"]
+    body = {
+        "id": lst["id"],
+        "title": lst["title"],
+        "version": lst["version"],
+        "latest_version": lst["current_version"],
+        "url": ctx["version_url"],
+        "level": lst["level"],
+        "level_name": lst["level_name"],
+        "kind": lst["kind"],
+        "kind_name": lst["kind_name"],
+        "region": {"code": lst["region_code"], "path": [c["name"] for c in ctx["crumbs"]]},
+        "campaign": lst["campaign_name"],
+        "approving_body": lst["approving_body"],
+        "window": {
+            "start": lst["window_start"],
+            "end": lst["window_end"],
+            "status": lst["state"].status,
+            "text": lst["state"].text,
+        },
+        "quota_persons": ctx["quota"],
+        "ranking_rule": ctx["ranking_rule"],
+        "change_note": lst["change_note"],
+        "entries": ctx["entries"],
+    }
+    return current_app.response_class(
+        json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json"
+    )

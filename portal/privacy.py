@@ -1,0 +1,59 @@
+"""What public pages may show of a person (DOMAIN §11 rule 11): name masking and ID handling.
+
+ID numbers are never stored in clear: only a keyed hash (to find duplicates across a campaign)
+and a masked form for staff (first 6 and last 4 characters).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+NAME_POLICIES = ("mask", "surname", "full")
+
+# Two-character compound surnames, so that 欧阳*明 keeps the whole surname.
+COMPOUND_SURNAMES = frozenset(
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门".split()
+)
+
+
+def _surname_length(name: str) -> int:
+    return 2 if len(name) >= 3 and name[:2] in COMPOUND_SURNAMES else 1
+
+
+def mask_name(name: str, policy: str = "mask") -> str:
+    """Mask a household head's name for public display.
+
+    ``mask``: keep the surname and the last character (张*明, 张*, 欧阳*明);
+    ``surname``: keep the surname only (张**); ``full``: the name as it is (board print).
+    """
+    name = (name or "").strip()
+    if policy == "full" or not name:
+        return name
+    if policy not in NAME_POLICIES:
+        raise ValueError(f"unknown name policy {policy!r}")
+    n = _surname_length(name)
+    surname, rest = name[:n], name[n:]
+    if not rest:
+        return name
+    if policy == "surname" or len(rest) == 1:
+        return surname + "*" * len(rest)
+    return surname + "*" * (len(rest) - 1) + rest[-1]
+
+
+def normalise_id(raw: str) -> str:
+    """Strip spaces and upper-case the check digit X."""
+    return "".join((raw or "").split()).upper()
+
+
+def hash_id(raw: str, key: bytes) -> str:
+    """Keyed SHA-256 of a normalised ID number: equal IDs collide, the ID cannot be read back."""
+    return hmac.new(key, normalise_id(raw).encode(), hashlib.sha256).hexdigest()
+
+
+def mask_id(raw: str) -> str:
+    """First 6 and last 4 characters kept: 430811********123X."""
+    value = normalise_id(raw)
+    if len(value) <= 10:
+        return "*" * len(value)
+    return value[:6] + "*" * (len(value) - 10) + value[-4:]

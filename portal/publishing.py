@@ -1,0 +1,268 @@
+"""Publishing and amending publicity lists, with 规模控制 and the chain rule enforced.
+
+Plain functions over a sqlite-utils Database (no Flask): the demo loader, tests and the staff
+console call the same code. A refused publication raises ``PublishError`` (or ``QuotaError``)
+with a Chinese message for the user; nothing is written in that case.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+from . import rules
+from .campaigns import get_campaign, get_quota, now_text, village_selection
+from .regions import get_region_row
+
+
+class PublishError(ValueError):
+    """A list that may not be published as asked; the message is for the user, in Chinese."""
+
+
+def _step(campaign: dict, level: str) -> dict:
+    for step in campaign["chain"]:
+        if step["level"] == level:
+            return step
+    raise PublishError(f"本批次的公示程序没有{rules.LEVEL_NAMES[level]}一级。")
+
+
+def default_title(campaign: dict, region: dict, kind: str, step: dict) -> str:
+    kind_name = "" if kind == "identify" else rules.LIST_KINDS[kind]
+    return f"{region['name']}{kind_name}{step['name']}名单（{campaign['name']}）"
+
+
+def default_body(db, region: dict) -> str:
+    if region["level"] == "village":
+        return f"{region['name']}村民委员会"
+    if region["level"] == "township":
+        return f"{region['name']}人民政府"
+    return f"{region['name']}扶贫开发领导小组办公室"
+
+
+def _snapshot(db, household_ids: list[int], campaign_id: int) -> list[dict]:
+    """Entry rows for these households as they stand now, in the given order."""
+    if not household_ids:
+        return []
+    placeholders = ",".join("?" for _ in household_ids)
+    rows = {
+        r["id"]: r
+        for r in db.query(
+            f"""
+            select h.id, h.village_code, coalesce(g.name, '') as group_name, h.head_name, h.size,
+                   h.causes, v.votes, v.voters_present, h.campaign_id
+            from households h
+            left join votes v on v.household_id = h.id
+            left join regions g on g.code = h.group_code
+            where h.id in ({placeholders})
+            """,
+            household_ids,
+        )
+    }
+    missing = [i for i in household_ids if i not in rows or rows[i]["campaign_id"] != campaign_id]
+    if missing:
+        raise PublishError(f"名单中有不属于本批次的农户（编号 {missing}）。")
+    if len(set(household_ids)) != len(household_ids):
+        raise PublishError("名单中同一户出现了不止一次。")
+    return [rows[i] for i in household_ids]
+
+
+def _current_entries_of(db, list_ids: list[int]) -> list[int]:
+    """Household ids on the current versions of these lists, in list then position order."""
+    ids = []
+    for list_id in list_ids:
+        ids += [
+            r["household_id"]
+            for r in db.query(
+                "select e.household_id from list_entries e join lists l on l.id = e.list_id "
+                "and e.version = l.current_version where l.id = ? order by e.position",
+                [list_id],
+            )
+        ]
+    return ids
+
+
+def _lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list[tuple[str, dict | None]]:
+    """Each child unit of ``region`` at level ``below``, paired with its list of ``kind`` (or None)."""
+    if below == "village" and region["level"] == "county":
+        child_sql = "select r.code, r.name from regions r join regions t on t.code = r.parent_code where t.parent_code = ?"
+    else:
+        child_sql = "select code, name from regions where parent_code = ?"
+    units = list(db.query(child_sql + " order by code", [region["code"]]))
+    if kind in ("identify", "replace"):
+        # Every unit with a quota must have published its list.
+        with_quota = {
+            r["region_code"]
+            for r in db.query("select region_code from quotas where campaign_id = ?", [campaign["id"]])
+        }
+        units = [u for u in units if u["code"] in with_quota]
+    out = []
+    for unit in units:
+        row = next(
+            db.query(
+                "select l.id, v.window_start, v.window_end from lists l join list_versions v "
+                "on v.list_id = l.id and v.version = l.current_version "
+                "where l.campaign_id = ? and l.region_code = ? and l.kind = ?",
+                [campaign["id"], unit["code"], kind],
+            ),
+            None,
+        )
+        if row is None and kind not in ("identify", "replace"):
+            continue  # exit/removal lists exist only where a unit has cases
+        out.append((unit["name"], row))
+    return out
+
+
+def publish_list(
+    db,
+    *,
+    campaign_id: int,
+    region_code: str,
+    kind: str,
+    start: dt.date,
+    today: dt.date | None,
+    household_ids: list[int] | None = None,
+    title: str | None = None,
+    approving_body: str | None = None,
+    open_complaints: int = 0,
+) -> int:
+    """Publish version 1 of a list and return its id.
+
+    Village lists of kind 识别纳入 default to the village's selection within its quota; township
+    and county lists gather the current entries of the level below. ``today`` guards against
+    back-dated windows; only the demo loader passes None.
+    """
+    campaign = get_campaign(db, campaign_id)
+    region = get_region_row(db, region_code)
+    if campaign is None or region is None:
+        raise PublishError("批次或区划不存在。")
+    if kind not in rules.LIST_KINDS:
+        raise PublishError(f"未知的名单类型：{kind}")
+    if region["level"] not in rules.LIST_LEVELS:
+        raise PublishError("只能在村、乡镇、县三级公示名单。")
+    level = region["level"]
+    step = _step(campaign, level)
+    if today is not None and start < today:
+        raise PublishError("公示开始日期不能早于今天。")
+    window = rules.Window.of_days(start, int(step["days"]))
+
+    below = rules.lower_level(campaign["chain"], level)
+    lower = _lower_lists(db, campaign, region, kind, below) if below else []
+    problems = rules.chain_problems(
+        level=level,
+        chain=campaign["chain"],
+        start=start,
+        lower_windows=[
+            (name, rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"])) if r else None)
+            for name, r in lower
+        ],
+        open_complaints=open_complaints,
+    )
+    if problems:
+        raise PublishError("现在还不能公示本级名单：" + "".join(problems))
+
+    if household_ids is None:
+        if below:
+            household_ids = _current_entries_of(db, [r["id"] for _, r in lower if r])
+        elif kind == "identify":
+            household_ids = [a.id for a in village_selection(db, campaign_id, region_code).selected]
+        else:
+            raise PublishError("请选择要列入名单的农户。")
+    entries = _snapshot(db, household_ids, campaign_id)
+    if kind in ("identify", "replace"):
+        quota = get_quota(db, campaign_id, region_code)
+        rules.check_selection_within_quota(
+            sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"]
+        )
+
+    with db.atomic():
+        if next(
+            db.query(
+                "select 1 from lists where campaign_id = ? and region_code = ? and kind = ?",
+                [campaign_id, region_code, kind],
+            ),
+            None,
+        ):
+            raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。")
+        list_id = db["lists"].insert(
+            {
+                "campaign_id": campaign_id,
+                "region_code": region_code,
+                "level": level,
+                "kind": kind,
+                "title": title or default_title(campaign, region, kind, step),
+                "approving_body": approving_body or default_body(db, region),
+                "current_version": 1,
+                "created_at": now_text(),
+            }
+        ).last_pk
+        _write_version(db, list_id, 1, window, "首次公示", entries, marks={})
+    return list_id
+
+
+def amend_list(
+    db,
+    list_id: int,
+    *,
+    household_ids: list[int],
+    note: str,
+    marks: dict[int, str] | None = None,
+    window: rules.Window | None = None,
+) -> int:
+    """Publish a new version of a list with a required change note; older versions stay readable."""
+    note = (note or "").strip()
+    if not note:
+        raise PublishError("修改名单必须填写修改说明。")
+    lst = next(db.query("select * from lists where id = ?", [list_id]), None)
+    if lst is None:
+        raise PublishError("名单不存在。")
+    current = next(
+        db.query(
+            "select * from list_versions where list_id = ? and version = ?",
+            [list_id, lst["current_version"]],
+        )
+    )
+    entries = _snapshot(db, household_ids, lst["campaign_id"])
+    if lst["kind"] in ("identify", "replace"):
+        region = get_region_row(db, lst["region_code"])
+        quota = get_quota(db, lst["campaign_id"], lst["region_code"])
+        rules.check_selection_within_quota(
+            sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"]
+        )
+    window = window or rules.Window(
+        dt.date.fromisoformat(current["window_start"]), dt.date.fromisoformat(current["window_end"])
+    )
+    version = lst["current_version"] + 1
+    with db.atomic():
+        _write_version(db, list_id, version, window, note, entries, marks=marks or {})
+        db.execute("update lists set current_version = ? where id = ?", [version, list_id])
+    return version
+
+
+def _write_version(db, list_id, version, window, note, entries, marks) -> None:
+    db["list_versions"].insert(
+        {
+            "list_id": list_id,
+            "version": version,
+            "window_start": window.start.isoformat(),
+            "window_end": window.end.isoformat(),
+            "change_note": note,
+            "published_at": now_text(),
+        }
+    )
+    db["list_entries"].insert_all(
+        {
+            "list_id": list_id,
+            "version": version,
+            "position": i,
+            "household_id": e["id"],
+            "village_code": e["village_code"],
+            "group_name": e["group_name"],
+            "head_name": e["head_name"],
+            "size": e["size"],
+            "causes": e["causes"] if isinstance(e["causes"], str) else json.dumps(e["causes"]),
+            "votes": e["votes"],
+            "voters_present": e["voters_present"],
+            "mark": marks.get(e["id"], ""),
+        }
+        for i, e in enumerate(entries, start=1)
+    )

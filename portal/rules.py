@@ -1,0 +1,248 @@
+"""Domain rules of identification and publicity (DOMAIN.md §11), as plain functions.
+
+Nothing here imports Flask or touches the database: the web views, the CLI and the tests all
+call these same functions with plain values.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+LEVELS = ("county", "township", "village", "group")
+LIST_LEVELS = ("village", "township", "county")
+LEVEL_NAMES = {"county": "县（区）", "township": "乡镇", "village": "村", "group": "村民小组"}
+
+LIST_KINDS = {
+    "identify": "识别纳入",
+    "exit": "脱贫退出",
+    "remove": "剔除",
+    "replace": "递补",
+}
+
+#: Causes of poverty as the national filing system lists them. Causes marked sensitive reveal
+#: illness or disability, which public pages never show (DOMAIN §11 rule 11).
+CAUSES = {
+    "illness": ("因病", True),
+    "disability": ("因残", True),
+    "schooling": ("因学", False),
+    "disaster": ("因灾", False),
+    "land": ("缺土地", False),
+    "water": ("缺水", False),
+    "skills": ("缺技术", False),
+    "labour": ("缺劳力", False),
+    "capital": ("缺资金", False),
+    "transport": ("交通条件落后", False),
+    "motivation": ("自身发展动力不足", False),
+}
+
+RANKING_RULE_TEXT = (
+    "按得票数从高到低排序；得票相同的，依次按“三优先”项数（有残疾人、独生子女户、纯女户）多者在前，"
+    "家庭人均纯收入低者在前，申请日期早者在前。"
+)
+
+DEFAULT_CHAIN = (
+    {"level": "village", "name": "初选公示", "days": 7},
+    {"level": "township", "name": "审核公示", "days": 7},
+    {"level": "county", "name": "审定公告", "days": 15},
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Applicant:
+    """What ranking and selection need to know about one applicant household."""
+
+    id: int
+    size: int
+    votes: int
+    priority_count: int = 0
+    income_per_capita: float = 0.0
+    applied_on: dt.date = dt.date.min
+
+
+def rank_key(a: Applicant):
+    """Votes high first; ties by more 三优先 flags, lower income, earlier application, then id."""
+    return (-a.votes, -a.priority_count, a.income_per_capita, a.applied_on, a.id)
+
+
+def rank(applicants: Iterable[Applicant]) -> list[Applicant]:
+    """Applicants of one village in ranking order (DOMAIN §11 rule 4)."""
+    return sorted(applicants, key=rank_key)
+
+
+@dataclasses.dataclass(frozen=True)
+class Selection:
+    selected: tuple[Applicant, ...]
+    waiting: tuple[Applicant, ...]
+    quota: int
+
+    @property
+    def persons(self) -> int:
+        return sum(a.size for a in self.selected)
+
+    @property
+    def unused(self) -> int:
+        return self.quota - self.persons
+
+
+def select_within_quota(
+    applicants: Iterable[Applicant], quota: int, *, stop_at_first_misfit: bool = False
+) -> Selection:
+    """Walk the ranking and take every household that still fits the quota in persons.
+
+    A household that does not fit is left on the waiting list; with ``stop_at_first_misfit``
+    the walk ends there instead (a per-campaign setting). The waiting list keeps rank order.
+    """
+    if quota < 0:
+        raise ValueError("quota must not be negative")
+    selected, waiting = [], []
+    used, stopped = 0, False
+    for a in rank(applicants):
+        if not stopped and used + a.size <= quota:
+            selected.append(a)
+            used += a.size
+        else:
+            waiting.append(a)
+            stopped = stopped or stop_at_first_misfit
+    return Selection(tuple(selected), tuple(waiting), quota)
+
+
+class QuotaError(ValueError):
+    """A selection or quota split that breaks 规模控制; the message is for the user, in Chinese."""
+
+
+def check_selection_within_quota(persons: int, quota: int | None, region_name: str) -> None:
+    """Refuse a list whose households hold more persons than the region's quota."""
+    if quota is None:
+        raise QuotaError(f"{region_name}尚未下达规模指标，不能公示名单。")
+    if persons > quota:
+        raise QuotaError(
+            f"{region_name}的规模指标为 {quota} 人，所选农户合计 {persons} 人，"
+            f"超出 {persons - quota} 人。超出分解规模的不予认定，请调整名单。"
+        )
+
+
+def check_quota_split(
+    parent_name: str, parent_quota: int, children: Sequence[tuple[str, int]], reserve: int = 0
+) -> None:
+    """Refuse a split whose children plus reserve exceed the parent's quota."""
+    if parent_quota < 0 or reserve < 0 or any(q < 0 for _, q in children):
+        raise QuotaError("规模指标不能为负数。")
+    total = sum(q for _, q in children) + reserve
+    if total > parent_quota:
+        raise QuotaError(
+            f"{parent_name}的规模指标为 {parent_quota} 人，下级分解合计 {total} 人"
+            f"（含预留机动名额 {reserve} 人），超出 {total - parent_quota} 人。"
+        )
+
+
+# --- Publicity windows -------------------------------------------------------------------------
+
+NOT_OPEN, OPEN, CLOSED = "not_open", "open", "closed"
+STATUS_NAMES = {NOT_OPEN: "尚未开始", OPEN: "公示中", CLOSED: "已结束"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Window:
+    """A publicity window of whole calendar days: 00:00 of ``start`` to 24:00 of ``end``."""
+
+    start: dt.date
+    end: dt.date
+
+    def __post_init__(self):
+        if self.end < self.start:
+            raise ValueError("a window must end on or after its first day")
+
+    @classmethod
+    def of_days(cls, start: dt.date, days: int) -> "Window":
+        if days < 1:
+            raise ValueError("a window lasts at least one day")
+        return cls(start, start + dt.timedelta(days=days - 1))
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class WindowState:
+    status: str
+    #: open: calendar days left counting today; not_open: days until the first day; closed: days since.
+    days: int
+    text: str
+
+    @property
+    def label(self) -> str:
+        return STATUS_NAMES[self.status]
+
+
+def local_date(now: dt.datetime, tz: dt.tzinfo) -> dt.date:
+    """The calendar date at ``now`` in the portal's time zone (Asia/Shanghai by default)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now.astimezone(tz).date()
+
+
+def window_state(window: Window, today: dt.date) -> WindowState:
+    """Where a window stands on ``today``, with a plain-Chinese line for villagers."""
+    end_text = f"{window.end.month}月{window.end.day}日24时"
+    if today < window.start:
+        n = (window.start - today).days
+        when = "明天" if n == 1 else f"{n} 天后"
+        return WindowState(
+            NOT_OPEN, n, f"尚未开始，{when}（{window.start.month}月{window.start.day}日）开始公示"
+        )
+    if today > window.end:
+        n = (today - window.end).days
+        return WindowState(CLOSED, n, f"公示已于{end_text}结束")
+    left = (window.end - today).days + 1
+    if left == 1:
+        return WindowState(OPEN, 1, f"今天是公示最后一天，{end_text}结束")
+    return WindowState(OPEN, left, f"距公示结束还有 {left} 天（含今天），{end_text}结束")
+
+
+# --- The chain rule ----------------------------------------------------------------------------
+
+
+def lower_level(chain: Sequence[dict], level: str) -> str | None:
+    """The level whose publicity must close before ``level`` may open, or None for the first."""
+    levels = [step["level"] for step in chain]
+    if level not in levels:
+        raise ValueError(f"level {level!r} is not in this campaign's publicity chain")
+    i = levels.index(level)
+    return levels[i - 1] if i else None
+
+
+def chain_problems(
+    *,
+    level: str,
+    chain: Sequence[dict],
+    start: dt.date,
+    lower_windows: Sequence[tuple[str, Window | None]],
+    open_complaints: int = 0,
+) -> list[str]:
+    """Reasons (in Chinese) why a list of ``level`` may not open on ``start``; empty if it may.
+
+    ``lower_windows`` pairs each lower-level unit (name) with the window of its list, or None when
+    that unit has published no list yet. A level opens only after every window of the level below
+    has closed (the day after its last day at the earliest) and every complaint filed in those
+    windows is concluded (DOMAIN §11 rule 6).
+    """
+    below = lower_level(chain, level)
+    if below is None:
+        return []
+    problems = []
+    if not lower_windows:
+        problems.append(f"下一级（{LEVEL_NAMES[below]}）还没有公示过名单。")
+    for name, window in lower_windows:
+        if window is None:
+            problems.append(f"{name}还没有公示名单。")
+        elif window.end >= start:
+            problems.append(
+                f"{name}的公示到 {window.end.isoformat()} 才结束，本级公示最早只能从 "
+                f"{(window.end + dt.timedelta(days=1)).isoformat()} 开始。"
+            )
+    if open_complaints:
+        problems.append(f"下一级公示期内还有 {open_complaints} 件举报没有办结。")
+    return problems

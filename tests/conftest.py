@@ -1,0 +1,88 @@
+"""Fixtures: an app on a temporary instance folder with a frozen clock, and a small county."""
+
+import datetime as dt
+
+import pytest
+
+from portal import create_app
+from portal.campaigns import add_household, create_campaign, set_quota
+from portal.db import get_db
+from portal.regions import add_region
+
+# Monday 2026-11-23, 10:00 in Asia/Shanghai.
+NOW = "2026-11-23T10:00:00+08:00"
+TODAY = dt.date(2026, 11, 23)
+ID_KEY = b"test-key"
+
+
+@pytest.fixture
+def app(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "LOAD_DEMO": False, "NOW": NOW,
+                      "TESTING": True, "PUBLIC_URL": "https://gongshi.example.cn"})
+    yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def db(app):
+    with app.app_context():
+        yield get_db()
+
+
+@pytest.fixture
+def county(db):
+    """One county, one township, two villages with groups, a campaign and quotas.
+
+    Village A (quota 10 persons) has five applicants; village B (quota 6) has three.
+    """
+    add_region(db, "430811", "武陵源区")
+    add_region(db, "430811100", "索溪峪镇", "430811")
+    add_region(db, "430811100001", "双星村", "430811100")
+    add_region(db, "430811100001001", "一组", "430811100001")
+    add_region(db, "430811100002", "河口村", "430811100")
+    campaign = create_campaign(db, county_code="430811", name="2026年扶贫对象识别",
+                               reference_date=dt.date(2025, 12, 31), income_line=2736)
+    set_quota(db, campaign, "430811", 100, reserve=10)
+    set_quota(db, campaign, "430811100", 40)
+    set_quota(db, campaign, "430811100001", 10)
+    set_quota(db, campaign, "430811100002", 6)
+    h = {}
+    for name, size, votes, idn, group in [
+        ("张建国", 4, 30, "430811195001011234", "430811100001001"),
+        ("李秀英", 3, 28, "43081119600202123X", None),
+        ("王明", 4, 25, None, None),       # does not fit after the first two (4+3+4 > 10)
+        ("向春华", 2, 20, None, None),
+        ("欧阳德胜", 1, 5, None, None),
+    ]:
+        h[name] = add_household(db, campaign_id=campaign, village_code="430811100001", head_name=name,
+                                size=size, applied_on=dt.date(2026, 3, 1), id_number=idn, id_key=ID_KEY,
+                                group_code=group, causes=["illness", "labour"] if name == "张建国" else ["capital"],
+                                income_per_capita=2000, votes=votes, voters_present=32)
+    for name, size, votes in [("田玉梅", 3, 31), ("彭光辉", 2, 29), ("宋海波", 2, 10)]:
+        h[name] = add_household(db, campaign_id=campaign, village_code="430811100002", head_name=name,
+                                size=size, applied_on=dt.date(2026, 3, 2), causes=["disability"],
+                                income_per_capita=1500, votes=votes, voters_present=33)
+    return {"campaign": campaign, "households": h}
+
+
+@pytest.fixture
+def published(db, county):
+    """Village lists closed, the township list open, village A amended to a second version."""
+    from portal.publishing import amend_list, publish_list
+
+    c, h = county["campaign"], county["households"]
+    day = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
+    a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=day(-10), today=None)
+    b = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=day(-9), today=None)
+    amend_list(db, a, household_ids=[h["张建国"], h["李秀英"], h["向春华"]], note="一户举报属实，取消其资格。")
+    t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None)
+    return {"village_a": a, "village_b": b, "township": t, **county}

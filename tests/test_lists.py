@@ -1,0 +1,123 @@
+"""The public list pages, print view and downloads: content, masking, versions, 404s."""
+
+import csv
+import io
+import json
+
+import pytest
+
+FULL_NAMES = ["张建国", "李秀英", "向春华", "欧阳德胜", "田玉梅"]
+SECRETS = ["430811195001011234", "43081119600202123X", "2000", "1500", "因病", "因残"]
+
+
+def text(resp):
+    return resp.get_data(as_text=True)
+
+
+def test_list_page_shows_window_rule_and_masked_entries(client, published):
+    resp = client.get(f"/lists/{published['village_b']}")
+    assert resp.status_code == 200
+    page = text(resp)
+    assert "河口村初选公示名单" in page and "河口村村民委员会" in page
+    assert "公示已于11月20日24时结束" in page           # 14th..20th, today the 23rd
+    assert "2026年11月14日 至 2026年11月20日" in page
+    assert "按得票数从高到低排序" in page
+    assert "田*梅" in page and "31/33" in page
+    assert "规模指标 6 人" in page
+    assert 'lang="zh-CN"' in page and '<meta name="robots" content="noindex">' in page
+
+
+def test_open_list_shows_days_left_computed_on_server(client, published):
+    page = text(client.get(f"/lists/{published['township']}"))
+    assert "距公示结束还有 5 天（含今天），11月27日24时结束" in page   # 21st..27th
+    assert "双星村" in page and "河口村" in page                       # village column on township lists
+
+
+def test_public_pages_never_show_ids_full_names_income_or_health(client, published):
+    for url in [f"/lists/{published['village_a']}", f"/lists/{published['village_a']}/v1",
+                f"/lists/{published['township']}", f"/lists/{published['village_a']}/print",
+                f"/lists/{published['township']}.csv", f"/lists/{published['township']}.json",
+                f"/lists/{published['village_a']}/v1.json"]:
+        body = text(client.get(url))
+        for value in FULL_NAMES + SECRETS[:2]:
+            assert value not in body, (url, value)
+        for value in SECRETS[2:4]:
+            assert f">{value}<" not in body and f'"{value}"' not in body and f",{value}," not in body
+        assert "因残" not in body and "因病" not in body.replace("疾病", "")
+
+
+def test_sensitive_causes_are_hidden_but_others_shown(client, published):
+    rows = list(csv.DictReader(io.StringIO(text(client.get(f"/lists/{published['village_a']}/v1.csv")).lstrip("\ufeff"))))
+    by_name = {r["户主"]: r["致贫原因"] for r in rows}
+    assert by_name["张*国"] == "缺劳力"           # 因病 dropped, 缺劳力 kept
+    assert by_name["李*英"] == "缺资金"
+    b = json.loads(text(client.get(f"/lists/{published['village_b']}.json")))
+    assert {e["causes"] for e in b["entries"]} == {"不公开"}   # only 因残
+
+
+def test_versions_stay_readable_and_link_to_each_other(client, published):
+    a = published["village_a"]
+    latest = text(client.get(f"/lists/{a}"))
+    assert "第 2 版" in latest and "一户举报属实，取消其资格" in latest
+    assert "欧阳*胜" not in latest and f'href="/lists/{a}/v1"' in latest
+    old = text(client.get(f"/lists/{a}/v1"))
+    assert "欧阳*胜" in old and "已有更新的版本" in old and f'href="/lists/{a}"' in old
+    assert text(client.get(f"/lists/{a}/v2")).count("已有更新的版本") == 0
+
+
+def test_print_view_has_window_channels_and_qr_of_this_version(client, published):
+    a = published["village_a"]
+    page = text(client.get(f"/lists/{a}/v1/print"))
+    assert "2026年11月13日0时 至 2026年11月19日24时" in page
+    assert "0744-5616963" in page and "12317" in page
+    assert "<svg" in page and 'role="img"' in page
+    assert f"https://gongshi.example.cn/lists/{a}/v1" in page
+    assert "欧阳*胜" in page
+    latest = text(client.get(f"/lists/{a}/print"))
+    assert f"https://gongshi.example.cn/lists/{a}/v2" in latest
+
+
+def test_qr_code_encodes_the_version_url():
+    import segno
+    from portal.lists import qr_svg
+    svg = str(qr_svg("https://gongshi.example.cn/lists/7/v2"))
+    assert svg == str(qr_svg("https://gongshi.example.cn/lists/7/v2"))
+    assert svg != str(qr_svg("https://gongshi.example.cn/lists/7/v1"))
+    expected = segno.make("https://gongshi.example.cn/lists/7/v2", error="m").svg_inline(scale=4, title="本名单网址二维码")
+    assert svg.endswith(expected[len("<svg "):])
+
+
+def test_csv_download_matches_the_page(client, published):
+    resp = client.get(f"/lists/{published['township']}.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    assert "attachment" in resp.headers["Content-Disposition"]
+    body = text(resp)
+    assert body.startswith("\ufeff序号,村,村民小组,户主,家庭人口,致贫原因,得票,参评人数,备注")
+    rows = list(csv.DictReader(io.StringIO(body.lstrip("\ufeff"))))
+    assert [r["户主"] for r in rows] == ["张*国", "李*英", "向*华", "田*梅", "彭*辉"]
+    assert rows[0]["村民小组"] == "一组" and rows[0]["得票"] == "30" and rows[0]["参评人数"] == "32"
+
+
+def test_json_download(client, published):
+    data = json.loads(text(client.get(f"/lists/{published['village_a']}.json")))
+    assert data["version"] == 2 and data["latest_version"] == 2
+    assert data["window"] == {"start": "2026-11-13", "end": "2026-11-19", "status": "closed",
+                              "text": "公示已于11月19日24时结束"}
+    assert data["region"]["path"] == ["武陵源区", "索溪峪镇", "双星村"]
+    assert data["quota_persons"] == 10 and data["kind_name"] == "识别纳入"
+    assert [e["name"] for e in data["entries"]] == ["张*国", "李*英", "向*华"]
+
+
+def test_name_policy_is_a_setting(app, client, published):
+    app.config["NAME_DISPLAY"] = "surname"
+    assert "张**" in text(client.get(f"/lists/{published['village_a']}"))
+
+
+@pytest.mark.parametrize("url", [
+    "/lists/999", "/lists/999/v1", "/lists/1/v99", "/lists/abc", "/lists/1/v0", "/lists/-1",
+    "/lists/999/print", "/lists/999.csv", "/lists/999.json", "/lists/1/vx", "/lists/99999999999999999999999",
+])
+def test_unknown_or_malformed_lists_get_the_chinese_404(client, published, url):
+    resp = client.get(url)
+    assert resp.status_code == 404
+    assert "找不到这个页面" in text(resp)

@@ -1,0 +1,129 @@
+"""Publishing lists: quota control, the chain rule, versions, and nothing half-written."""
+
+import datetime as dt
+
+import pytest
+
+from portal import rules
+from portal.campaigns import set_quota, village_selection
+from portal.publishing import PublishError, amend_list, publish_list
+
+from .conftest import TODAY
+
+VILLAGE_A, VILLAGE_B, TOWNSHIP = "430811100001", "430811100002", "430811100"
+
+
+def count(db, table):
+    return db[table].count
+
+
+def test_village_selection_ranks_and_fills_quota(db, county):
+    h = county["households"]
+    s = village_selection(db, county["campaign"], VILLAGE_A)
+    assert [a.id for a in s.selected] == [h["张建国"], h["李秀英"], h["向春华"], h["欧阳德胜"]]
+    assert [a.id for a in s.waiting] == [h["王明"]]
+    assert s.persons == 10
+
+
+def test_publish_village_list_defaults_to_selection(db, county):
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                           start=TODAY, today=TODAY)
+    row = db["lists"].get(list_id)
+    assert row["level"] == "village" and row["current_version"] == 1
+    assert row["title"] == "双星村初选公示名单（2026年扶贫对象识别）"
+    v = db["list_versions"].get((list_id, 1))
+    assert (v["window_start"], v["window_end"]) == ("2026-11-23", "2026-11-29")
+    names = [r["head_name"] for r in db.query(
+        "select head_name from list_entries where list_id = ? order by position", [list_id])]
+    assert names == ["张建国", "李秀英", "向春华", "欧阳德胜"]
+
+
+def test_over_quota_list_is_refused_and_nothing_written(db, county):
+    h = county["households"]
+    with pytest.raises(rules.QuotaError) as err:
+        publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                     start=TODAY, today=TODAY, household_ids=[h["张建国"], h["李秀英"], h["王明"]])
+    assert "10 人" in str(err.value) and "11 人" in str(err.value)
+    assert count(db, "lists") == 0 and count(db, "list_versions") == 0 and count(db, "list_entries") == 0
+
+
+def test_back_dated_window_and_duplicate_list_are_refused(db, county):
+    with pytest.raises(PublishError, match="早于今天"):
+        publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                     start=TODAY - dt.timedelta(days=1), today=TODAY)
+    publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY)
+    with pytest.raises(PublishError, match="已经公示过"):
+        publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY)
+    assert count(db, "lists") == 1
+
+
+def test_list_without_quota_is_refused(db, county):
+    from portal.regions import add_region
+    add_region(db, "430811100003", "高云村", TOWNSHIP)
+    with pytest.raises(rules.QuotaError, match="尚未下达"):
+        publish_list(db, campaign_id=county["campaign"], region_code="430811100003", kind="identify",
+                     start=TODAY, today=TODAY, household_ids=[])
+
+
+def test_township_list_waits_for_every_village_window_to_close(db, county):
+    c = county["campaign"]
+    start = TODAY
+    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=start, today=TODAY)
+    with pytest.raises(PublishError, match="河口村还没有公示名单"):
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=start + dt.timedelta(days=1), today=TODAY)
+    # Village B closes on day 7 after `start` (its 7 days run from start+1 to start+7).
+    with pytest.raises(PublishError, match="河口村的公示到 2026-11-30"):
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY)
+    list_id = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify",
+                           start=start + dt.timedelta(days=8), today=TODAY)
+    entries = list(db.query("select village_code from list_entries where list_id = ?", [list_id]))
+    assert len(entries) == 4 + 2   # both villages' selections gathered
+    # The county level waits for the township in turn.
+    with pytest.raises(PublishError):
+        publish_list(db, campaign_id=c, region_code="430811", kind="identify", start=start + dt.timedelta(days=10), today=TODAY)
+
+
+def test_amend_makes_a_new_version_and_keeps_the_old_one(db, county):
+    h = county["households"]
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                           start=TODAY, today=TODAY)
+    with pytest.raises(PublishError, match="修改说明"):
+        amend_list(db, list_id, household_ids=[h["张建国"]], note="  ")
+    version = amend_list(db, list_id, household_ids=[h["张建国"], h["李秀英"], h["王明"]][:2] + [h["向春华"]],
+                         note="欧阳德胜户举报属实，取消资格", marks={h["向春华"]: "递补"})
+    assert version == 2 and db["lists"].get(list_id)["current_version"] == 2
+    v1 = [r["head_name"] for r in db.query("select head_name from list_entries where list_id = ? and version = 1", [list_id])]
+    v2 = list(db.query("select head_name, mark from list_entries where list_id = ? and version = 2 order by position", [list_id]))
+    assert "欧阳德胜" in v1 and "欧阳德胜" not in [r["head_name"] for r in v2]
+    assert v2[-1] == {"head_name": "向春华", "mark": "递补"}
+    with pytest.raises(rules.QuotaError):
+        amend_list(db, list_id, household_ids=[h["张建国"], h["李秀英"], h["王明"]], note="超额")
+    assert db["lists"].get(list_id)["current_version"] == 2
+
+
+def test_quota_split_over_parent_is_refused_and_rolled_back(db, county):
+    c = county["campaign"]
+    with pytest.raises(rules.QuotaError) as err:
+        set_quota(db, c, VILLAGE_B, 31)   # 10 + 31 > township 40
+    assert "40 人" in str(err.value) and "41 人" in str(err.value)
+    assert db.execute("select persons from quotas where region_code = ?", [VILLAGE_B]).fetchone()[0] == 6
+    with pytest.raises(rules.QuotaError):
+        set_quota(db, c, "430811", 100, reserve=61)   # 40 + 61 > 100
+    with pytest.raises(rules.QuotaError):
+        set_quota(db, c, TOWNSHIP, 15)   # its villages already hold 16
+
+
+def test_household_and_vote_constraints(db, county):
+    import sqlite3
+    from portal.campaigns import add_household
+    with pytest.raises(sqlite3.IntegrityError):
+        add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name="赵六", size=0,
+                      applied_on=TODAY)
+    with pytest.raises(sqlite3.IntegrityError):
+        add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name="赵六", size=2,
+                      applied_on=TODAY, votes=40, voters_present=32)
+    with pytest.raises(sqlite3.IntegrityError):   # the same ID twice in one campaign
+        add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_B, head_name="张建国", size=2,
+                      applied_on=TODAY, id_number="430811195001011234", id_key=b"test-key")
+    assert db["households"].count == 8

@@ -1,0 +1,33 @@
+"""Every public route is exercised somewhere: a new route without a test here fails the suite."""
+
+from portal import create_app
+
+# Each URL rule of the app, with a sample path that the tests in this folder request.
+COVERED = {
+    "/": "test_home",
+    "/healthz": "test_home",
+    "/pages/<slug>": "test_home",
+    "/r/<code>": "test_regions",
+    "/lists/<id:list_id>": "test_lists",
+    "/lists/<id:list_id>/v<id:version>": "test_lists",
+    "/lists/<id:list_id>/print": "test_lists",
+    "/lists/<id:list_id>/v<id:version>/print": "test_lists",
+    "/lists/<id:list_id>.csv": "test_lists",
+    "/lists/<id:list_id>/v<id:version>.csv": "test_lists",
+    "/lists/<id:list_id>.json": "test_lists",
+    "/lists/<id:list_id>/v<id:version>.json": "test_lists",
+    "/static/<path:filename>": "test_routes",
+}
+
+
+def test_every_route_is_covered(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path), "LOAD_DEMO": False})
+    rules = {r.rule for r in app.url_map.iter_rules()}
+    assert rules == set(COVERED), "add the new route's tests and list it here"
+
+
+def test_static_files_served(client):
+    assert client.get("/static/portal.css").status_code == 200
+    assert client.get("/static/favicon.svg").status_code == 200
+    page = client.get("/").get_data(as_text=True)
+    assert "/static/portal.css?v=" in page
