@@ -150,20 +150,31 @@ def load_demo_if_empty(db) -> None:
         current_app.logger.exception("demo data not loaded")
 
 
+def is_demo_only(db) -> bool:
+    """True when every region in the database belongs to the demo county."""
+    return next(db.query("select 1 from regions where code not like ?", [COUNTY + "%"]), None) is None
+
+
+def clear_all(db) -> None:
+    """Delete every row of portal data, children before parents, in one transaction."""
+    with db.atomic():
+        for table in ("list_entries", "list_versions", "lists", "votes", "households", "quotas", "campaigns"):
+            db.execute(f"delete from {table}")
+        for level in ("group", "village", "township", "county"):
+            db.execute("delete from regions where level = ?", [level])
+
+
 @click.command("load-demo")
+@click.option("--reset", is_flag=True, help="Delete all data first, even data that is not the demo (asks).")
 @with_appcontext
-@click.option("--reset", is_flag=True, help="Delete all data first (asks for confirmation).")
 def load_demo_command(reset):
-    """Load the demo county (武陵源区) into the database."""
+    """Load the demo county (武陵源区), replacing an earlier demo so its windows start from today."""
     db = get_db()
     if reset:
         click.confirm("这会删除数据库中的全部数据，确定吗？", abort=True)
-        with db.atomic():
-            for table in ("list_entries", "list_versions", "lists", "votes", "households", "quotas", "campaigns"):
-                db.execute(f"delete from {table}")
-            db.execute("delete from regions where level = 'group'")
-            db.execute("delete from regions where level = 'village'")
-            db.execute("delete from regions where level = 'township'")
-            db.execute("delete from regions")
-    counts = load_demo(db, demo_dir(), clock.today(), id_key())
+    elif not is_demo_only(db):
+        raise click.ClickException("数据库里有演示县以外的数据，不能载入演示数据（确需清空请加 --reset）。")
+    with db.atomic():
+        clear_all(db)
+        counts = load_demo(db, demo_dir(), clock.today(), id_key())
     click.echo("Demo loaded: {regions} regions, {households} households, {lists} lists.".format(**counts))

@@ -45,17 +45,34 @@ def test_demo_has_lists_in_every_state_today(demo_app):
     assert amended and "递补" in client.get(f"/lists/{amended[0]['id']}").get_data(as_text=True)
 
 
-def test_load_demo_command_refuses_a_full_database_and_reset_reloads(demo_app):
+def test_load_demo_reloads_the_demo_with_windows_from_today(demo_app):
+    runner = demo_app.test_cli_runner()
+    demo_app.config["NOW"] = "2026-12-20T09:00:00+08:00"
+    result = runner.invoke(args=["load-demo"])
+    assert result.exit_code == 0, result.output
+    assert "Demo loaded" in result.output
+    with demo_app.app_context():
+        db = get_db()
+        assert db["lists"].count == 18
+        starts = {r["window_start"] for r in db.query("select window_start from list_versions")}
+    assert "2026-12-22" in starts            # the not-yet-open villages start two days after "today"
+
+
+def test_load_demo_refuses_a_database_with_other_data_unless_reset(demo_app):
+    from portal.regions import add_region
+    with demo_app.app_context():
+        add_region(get_db(), "511022", "青川县")
     runner = demo_app.test_cli_runner()
     refused = runner.invoke(args=["load-demo"])
-    assert refused.exit_code != 0 and "已经有数据" in refused.output
+    assert refused.exit_code != 0 and "演示县以外" in refused.output
+    declined = runner.invoke(args=["load-demo", "--reset"], input="n\n")
+    assert declined.exit_code != 0
     with demo_app.app_context():
-        before = get_db()["households"].count
+        assert get_db()["regions"].get("511022")
     reset = runner.invoke(args=["load-demo", "--reset"], input="y\n")
     assert reset.exit_code == 0, reset.output
-    assert "Demo loaded" in reset.output
     with demo_app.app_context():
-        assert get_db()["households"].count == before
+        assert next(get_db().query("select 1 from regions where code = '511022'"), None) is None
 
 
 def test_second_start_does_not_load_again(demo_app, tmp_path):
