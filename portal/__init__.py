@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask, render_template
+from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
@@ -32,9 +33,12 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/csv", "application/json", "image/svg+xml"],
+    "COMPRESS_MIN_SIZE": 300,
 }
 
 csrf = CSRFProtect()
+compress = Compress()
 
 
 class RowIdConverter(IntegerConverter):
@@ -71,6 +75,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["ID_HASH_KEY"] = _instance_secret(Path(app.instance_path), "id_hash_key")
 
     csrf.init_app(app)
+    compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
     from . import db, demo, home, lists, regions, templating

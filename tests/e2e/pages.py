@@ -1,0 +1,24 @@
+"""Sample URLs for every public route, in the demo data at the frozen test clock.
+
+Every endpoint of the app must appear here, either with HTML pages to audit or as a data route
+checked elsewhere; test_pages.py fails for a new route that is missing.
+"""
+
+# endpoint -> sample paths of HTML pages (audited: validity, axe, weight, no JS).
+HTML_PAGES = {
+    "home.index": ["/"],
+    "home.page": ["/pages/how-to-object", "/pages/about"],
+    "regions.region_page": ["/r/430811", "/r/430811200", "/r/430811200001", "/r/430811200001001"],
+    "lists.list_page": ["/lists/1", "/lists/8", "/lists/17"],
+    "lists.list_version": ["/lists/1/v1"],
+    "lists.print_view": ["/lists/1/print", "/lists/17/print"],
+}
+# Pages that answer with an error status but must pass the same checks.
+ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]
+# endpoint -> why it is not an HTML page (checked by the journeys or the unit tests).
+DATA_ROUTES = {
+    "lists.list_csv": "CSV download (journey test_csv_download)",
+    "lists.list_json": "JSON download (tests/test_lists.py)",
+    "home.healthz": "health check (tests/test_home.py)",
+    "static": "static files, weighed with each page",
+}

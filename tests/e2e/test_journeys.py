@@ -1,0 +1,58 @@
+"""Journeys as people make them, in Chromium with JavaScript off; screenshots go to screenshots/."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from .conftest import PHONE
+
+
+def test_villager_finds_their_village_list_and_time_left(live_server, open_context, shots):
+    page = open_context(javascript=False, viewport=PHONE).new_page()
+    page.goto(live_server + "/")
+    page.screenshot(path=shots / "villager-1-home.png")
+    page.get_by_role("link", name="武陵源区", exact=True).first.click()
+    page.get_by_role("link", name="协合乡", exact=True).click()
+    page.get_by_role("link", name="龙尾巴村", exact=True).click()
+    assert page.get_by_role("heading", level=1).inner_text() == "龙尾巴村"
+    page.screenshot(path=shots / "villager-2-village.png")
+    page.get_by_role("link", name="龙尾巴村初选公示名单（2026年扶贫对象识别）").click()
+    assert page.url.endswith("/lists/8")
+    status = page.locator(".window .status").inner_text()
+    assert "公示中" in status and "距公示结束还有 2 天" in status and "11月24日24时结束" in status
+    assert page.locator("table.entries tbody tr").count() > 10
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=shots / "villager-3-list.png", full_page=True)
+
+
+def test_print_view_fits_a4_and_shows_the_qr_code(live_server, open_context, shots):
+    a4_content_width = round((210 - 24) / 25.4 * 96)       # A4 less the 12 mm margins, in CSS px
+    context = open_context(javascript=False, viewport={"width": a4_content_width, "height": 1000})
+    page = context.new_page()
+    page.emulate_media(media="print")
+    page.goto(live_server + "/lists/1/print")
+    assert page.evaluate("document.documentElement.scrollWidth") <= a4_content_width
+    qr = page.locator("figure.qr svg").bounding_box()
+    assert qr and qr["width"] >= 90 and qr["x"] + qr["width"] <= a4_content_width
+    assert "/lists/1/v2" in page.locator("figure.qr figcaption").inner_text()
+    assert "0744-5616963" in page.inner_text("body")
+    page.screenshot(path=shots / "print-a4.png", full_page=True)
+    pdf = page.pdf(format="A4", prefer_css_page_size=True)
+    assert pdf.startswith(b"%PDF")
+
+
+def test_csv_download(live_server, open_context, tmp_path):
+    page = open_context(javascript=False).new_page()
+    page.goto(live_server + "/lists/1")
+    rows_on_page = page.locator("table.entries tbody tr").count()
+    with page.expect_download() as info:
+        page.get_by_role("link", name="下载表格（CSV）").click()
+    download = info.value
+    assert download.suggested_filename == "list-1-v2.csv"
+    text = open(download.path(), encoding="utf-8").read()
+    assert text.startswith("\ufeff序号,村,村民小组,户主")
+    rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))
+    assert len(rows) == rows_on_page
+    assert all("*" in r["户主"] for r in rows)
+    assert any(r["备注"] == "递补" for r in rows)

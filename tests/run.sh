@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# The whole test suite from a fresh machine (Python 3.11, pip, git, Debian's apt):
+# installs what the browser checks need, then the Python package, then runs pytest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# System tools: Debian's Chromium (never `playwright install`), Java for the Nu HTML Checker,
+# npm to fetch the checker and axe-core, and a CJK font so screenshots show Chinese.
+need=()
+[ -x /usr/bin/chromium ] || need+=(chromium)
+command -v java >/dev/null || need+=(default-jre-headless)
+command -v npm >/dev/null || need+=(npm)
+fc-list ':lang=zh' 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+if [ ${#need[@]} -gt 0 ]; then
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "Installing with apt-get: ${need[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+(cd tests/e2e && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+
+python3 -m venv .venv
+.venv/bin/pip install -q -e '.[test]'
+exec .venv/bin/python -m pytest "$@"
