@@ -5,11 +5,14 @@ from __future__ import annotations
 import csv
 import io
 
+import pytest
+
 from .conftest import PHONE
 
 
-def test_villager_finds_their_village_list_and_time_left(live_server, open_context, shots):
-    page = open_context(javascript=False, viewport=PHONE).new_page()
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+def test_villager_finds_their_village_list_and_time_left(live_server, open_context, shots, javascript):
+    page = open_context(javascript=javascript, viewport=PHONE).new_page()
     page.goto(live_server + "/")
     page.screenshot(path=shots / "villager-1-home.png")
     page.get_by_role("link", name="武陵源区", exact=True).first.click()
