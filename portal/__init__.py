@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from flask import Flask, render_template
@@ -33,6 +34,18 @@ DEFAULTS = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "MAX_CONTENT_LENGTH": 16 * 1024 * 1024,
+    # Staff sessions end after this much inactivity (the cookie is re-signed on each request).
+    "PERMANENT_SESSION_LIFETIME": 30 * 60,
+    "SESSION_REFRESH_EACH_REQUEST": True,
+    # Set true behind HTTPS: Secure cookies and HSTS.
+    "HTTPS": False,
+    # Number of reverse proxies in front whose X-Forwarded-* headers are trusted.
+    "PROXY_HOPS": 0,
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "30 per 15 minutes",
+    # Flask-Limiter storage; memory:// counts per worker process. Use redis:// with several workers.
+    "RATELIMIT_STORAGE_URI": "memory://",
+    "RATELIMIT_HEADERS_ENABLED": False,
     "COMPRESS_MIMETYPES": ["text/html", "text/css", "text/csv", "application/json", "image/svg+xml"],
     "COMPRESS_MIN_SIZE": 300,
 }
@@ -42,7 +55,10 @@ compress = Compress()
 
 
 class RowIdConverter(IntegerConverter):
-    """A positive integer that fits an SQLite rowid; anything else is a 404, never a 500."""
+    """A positive integer in ASCII digits, without leading zeros, that fits an SQLite rowid:
+    one URL per list, and anything else is a 404, never a 500."""
+
+    regex = r"[1-9][0-9]{0,18}"
 
     def __init__(self, url_map):
         super().__init__(url_map, min=1, max=2**63 - 1)
@@ -51,11 +67,19 @@ class RowIdConverter(IntegerConverter):
 def _instance_secret(instance: Path, name: str) -> str:
     """A random secret kept in the instance folder, made on first start and never committed."""
     path = instance / name
-    if not path.exists():
+    try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass  # made earlier, or by another worker starting at the same moment
+    else:
         with os.fdopen(fd, "w") as f:
             f.write(secrets.token_hex(32))
-    return path.read_text().strip()
+    for _ in range(50):  # another worker may be writing it right now
+        value = path.read_text().strip()
+        if value:
+            return value
+        time.sleep(0.01)
+    raise RuntimeError(f"{path} is empty: delete it and start again")
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -64,7 +88,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(Path(instance).resolve()) if instance else None,
                 instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)
-    app.config.from_mapping(DEFAULTS, DATABASE=str(Path(app.instance_path) / "portal.db"))
+    app.config.from_mapping(DEFAULTS, DATABASE=str(Path(app.instance_path) / "portal.db"),
+                            EVIDENCE_DIR=str(Path(app.instance_path) / "evidence"))
     app.config.from_pyfile("config.py", silent=True)
     app.config.from_prefixed_env("PORTAL")
     if test_config:
@@ -78,18 +103,24 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import db, demo, home, lists, regions, templating
+    from . import accounts, audit, db, demo, home, lists, regions, security, staff, templating
 
     db.init_app(app)
+    security.init_app(app)
     templating.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(regions.bp)
     app.register_blueprint(lists.bp)
+    accounts.init_app(app)
+    staff.init_app(app)
     app.cli.add_command(demo.load_demo_command)
+    app.cli.add_command(audit.verify_log_command)
 
-    for code in (400, 404, 405, 500):
+    for code in (400, 403, 404, 405, 413, 500):
         app.register_error_handler(code, _error_page)
 
+    if not app.config.get("PUBLIC_URL") and not (app.debug or app.testing):
+        app.logger.warning("PORTAL_PUBLIC_URL is not set: QR codes will print whatever host the request named")
     if app.config["LOAD_DEMO"]:
         with app.app_context():
             demo.load_demo_if_empty(db.get_db())

@@ -9,9 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from flask import current_app
+
 from . import rules
 from .privacy import hash_id, mask_id
 from .regions import get_region_row
+
+
+def id_key() -> bytes:
+    """The instance's key for hashing ID numbers and list contents (generated on first start,
+    kept in the instance folder beside the database)."""
+    return current_app.config["ID_HASH_KEY"].encode()
 
 
 def now_text() -> str:
@@ -76,8 +84,13 @@ def get_quota(db, campaign_id: int, region_code: str) -> dict | None:
 def set_quota(db, campaign_id: int, region_code: str, persons: int, reserve: int = 0) -> None:
     """Set a region's quota in persons, refusing any split that breaks children + reserve ≤ parent."""
     region = get_region_row(db, region_code)
-    if region is None:
-        raise ValueError(f"unknown region {region_code}")
+    campaign = get_campaign(db, campaign_id)
+    if region is None or campaign is None:
+        raise ValueError(f"unknown region {region_code} or campaign {campaign_id}")
+    if not region_code.startswith(campaign["county_code"]):
+        raise rules.QuotaError(f"{region['name']}不在本批次所属的县。")
+    if region["parent_code"] and get_quota(db, campaign_id, region["parent_code"]) is None:
+        raise rules.QuotaError(f"{region['name']}的上级还没有规模指标：指标要从上往下逐级分解。")
     with db.atomic():
         db.execute(
             "insert into quotas (campaign_id, region_code, persons, reserve) values (?, ?, ?, ?) "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 import click
@@ -34,6 +35,26 @@ def close_db(exc=None) -> None:
     db = g.pop("db", None)
     if db is not None:
         db.close()
+
+
+@contextlib.contextmanager
+def write_transaction(db: sqlite_utils.Database):
+    """A write transaction that takes the write lock at once (BEGIN IMMEDIATE).
+
+    Staff writes read the audit chain's last hash and append to it; taking the lock first means two
+    workers can never both read the same last row. Nested ``db.atomic()`` blocks become savepoints.
+    """
+    if db.conn.in_transaction:
+        yield db
+        return
+    db.conn.execute("begin immediate")
+    try:
+        yield db
+    except BaseException:
+        db.conn.rollback()
+        raise
+    else:
+        db.conn.commit()
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
@@ -171,5 +192,72 @@ def m0001_initial(db: sqlite_utils.Database) -> None:
             foreign key (list_id, version) references list_versions(list_id, version)
         );
         create index list_entries_household on list_entries(household_id);
+        """
+    )
+
+
+@migrations(name="0002_staff_audit")
+def m0002_staff_audit(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        create table users (
+            id integer primary key,
+            username text not null unique collate nocase,
+            display_name text not null,
+            role text not null check (role in ('county_admin', 'township_reviewer', 'village_clerk', 'investigator')),
+            region_code text not null references regions(code),
+            password_hash text not null,
+            session_version integer not null default 1,
+            active integer not null default 1,
+            created_at text not null
+        );
+        create index users_region on users(region_code);
+
+        -- Append-only: each row carries SHA-256 over its content and the previous row's hash.
+        create table audit_log (
+            id integer primary key,
+            at text not null,
+            actor text not null,
+            role text not null,
+            action text not null,
+            object_type text not null,
+            object_id text not null,
+            region_code text,
+            before text,
+            after text,
+            prev_hash text not null unique,
+            hash text not null
+        );
+        create trigger audit_log_no_update before update on audit_log
+            begin select raise(abort, 'audit_log is append-only'); end;
+        create trigger audit_log_no_delete before delete on audit_log
+            begin select raise(abort, 'audit_log is append-only'); end;
+
+        create table board_photos (
+            id integer primary key,
+            list_id integer not null references lists(id),
+            version integer not null,
+            stored_name text not null unique,
+            content_type text not null,
+            size integer not null,
+            sha256 text not null,
+            uploaded_by text not null,
+            uploaded_at text not null,
+            foreign key (list_id, version) references list_versions(list_id, version)
+        );
+
+        alter table list_versions add column content_hash text;
+
+        -- Small facts about this database, e.g. that it holds the demo county.
+        create table meta (key text primary key, value text not null);
+        """
+    )
+    # A published version is a record: its window, note, hash and entries never change.
+    db.executescript(
+        """
+        create trigger list_versions_no_update before update on list_versions
+            begin select raise(abort, 'a published list version cannot be changed'); end;
+        create trigger list_entries_no_update before update on list_entries
+            begin select raise(abort, 'a published list version cannot be changed'); end;
         """
     )

@@ -8,6 +8,7 @@ always shows lists that are open now, about to open and already closed.
 from __future__ import annotations
 
 import csv
+import sqlite3
 import datetime as dt
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 
 from . import clock, rules
-from .campaigns import add_household, create_campaign, set_quota, village_selection
+from .campaigns import add_household, create_campaign, id_key, set_quota, village_selection
 from .db import get_db
 from .publishing import amend_list, publish_list
 from .regions import add_region
@@ -28,6 +29,8 @@ COUNTY = "430811"
 # 索溪峪镇 and 天子山镇 have finished the village round and published their township lists.
 VILLAGE_STARTS = {"430811100": -20, "430811101": -30, "430811200": -5, "430811201": 2}
 TOWNSHIP_STARTS = {"430811100": -4, "430811101": -22}
+# 双星村's replacement households are publicised from this day, after its first window closed.
+REPLACEMENT_START = -13
 # Villages whose round runs on its own timetable, to show more states at once.
 VILLAGE_OVERRIDES = {"430811200002": -2, "430811201001": -1, "430811201002": -1}
 
@@ -41,6 +44,11 @@ def _yes(value: str) -> bool:
     return value.strip() in ("是", "√", "1", "Y", "y")
 
 
+def _shifted(applied_on: str, today: dt.date) -> dt.date:
+    """Application dates in the file run from 1 March; the demo places them 30 to 70 days ago."""
+    return today - dt.timedelta(days=70) + (dt.date.fromisoformat(applied_on) - dt.date(2014, 3, 1))
+
+
 def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
     """Load the demo into an empty database; returns counts of what was loaded."""
     if next(db.query("select 1 from regions limit 1"), None):
@@ -49,10 +57,11 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
         regions = _read(demo_dir / "regions.csv")
         for r in regions:
             add_region(db, r["区划代码"], r["名称"], r["上级代码"] or None)
+        db["meta"].upsert({"key": "demo", "value": today.isoformat()}, pk="key")
         campaign_id = create_campaign(
             db,
             county_code=COUNTY,
-            name=f"{today.year}年扶贫对象识别",
+            name="演示批次",
             reference_date=dt.date(today.year - 1, 12, 31),
             income_line=2736,
         )
@@ -84,56 +93,54 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
                 disabled_member=_yes(a["残疾"]),
                 single_child=_yes(a["独生子女"]),
                 all_daughters=_yes(a["纯女户"]),
-                applied_on=dt.date.fromisoformat(a["申请日期"]),
+                applied_on=_shifted(a["申请日期"], today),
                 votes=int(a["得票数"]),
                 voters_present=int(a["参评人数"]),
             )
             households += 1
-        lists = _publish_demo_lists(db, campaign_id, today)
+        lists = _publish_demo_lists(db, campaign_id, today, id_key)
     return {"regions": len(regions), "households": households, "lists": lists}
 
 
-def _publish_demo_lists(db, campaign_id: int, today: dt.date) -> int:
+def _published_at(start: dt.date) -> str:
+    """The demo pretends each version was published at 09:00 the day before its window opened."""
+    moment = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(9), tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _publish_demo_lists(db, campaign_id: int, today: dt.date, key: bytes) -> int:
     day = lambda offset: today + dt.timedelta(days=offset)  # noqa: E731
     count = 0
     villages = list(db.query("select code, parent_code from regions where level = 'village' order by code"))
     for v in villages:
-        offset = VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]])
-        publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify",
-                     start=day(offset), today=None)
+        start = day(VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]]))
+        publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify", start=start,
+                     today=None, key=key, published_at=_published_at(start))
         count += 1
-    _demo_replacement(db, campaign_id, "430811100001")
+    _demo_replacement(db, campaign_id, "430811100001", day(REPLACEMENT_START), key)
     for township, offset in TOWNSHIP_STARTS.items():
-        publish_list(db, campaign_id=campaign_id, region_code=township, kind="identify",
-                     start=day(offset), today=None)
+        publish_list(db, campaign_id=campaign_id, region_code=township, kind="identify", start=day(offset),
+                     today=None, key=key, published_at=_published_at(day(offset)))
         count += 1
     return count
 
 
-def _demo_replacement(db, campaign_id: int, village_code: str) -> None:
-    """One upheld report in 双星村: its second household is replaced in rank order (依次递补)."""
+def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, key: bytes) -> None:
+    """One upheld report in 双星村: its second household loses its place and the waiting list
+    fills the freed quota in rank order (依次递补); the replacements get a window of their own."""
     lst = next(db.query("select id from lists where region_code = ? and kind = 'identify'", [village_code]))
     selection = village_selection(db, campaign_id, village_code)
-    chosen = [a.id for a in selection.selected]
     removed = next(a for a in selection.selected[1:] if a.size <= 3)
+    kept = [a.id for a in selection.selected if a.id != removed.id]
     free = selection.unused + removed.size
-    kept = [i for i in chosen if i != removed.id]
     replacements = []
     for a in selection.waiting:
         if a.size <= free:
             replacements.append(a.id)
             free -= a.size
-    amend_list(
-        db,
-        lst["id"],
-        household_ids=kept + replacements,
-        note="经调查核实，一户举报属实，取消其资格；按得票从高到低依次递补。",
-        marks={i: "递补" for i in replacements},
-    )
-
-
-def id_key() -> bytes:
-    return current_app.config["ID_HASH_KEY"].encode()
+    amend_list(db, lst["id"], household_ids=kept + replacements, key=key, today=None, start=start,
+               note="经调查核实，一户举报属实，取消其资格；空出的名额按得票从高到低依次递补，递补户另行公示 7 天。",
+               published_at=_published_at(start))
 
 
 def demo_dir() -> Path:
@@ -146,8 +153,8 @@ def load_demo_if_empty(db) -> None:
         return
     try:
         load_demo(db, demo_dir(), clock.today(), id_key())
-    except Exception:  # another worker won the race, or the demo files are missing
-        current_app.logger.exception("demo data not loaded")
+    except sqlite3.IntegrityError:  # another worker loaded it at the same moment
+        current_app.logger.info("demo data loaded by another worker")
 
 
 def is_demo_only(db) -> bool:
@@ -158,7 +165,8 @@ def is_demo_only(db) -> bool:
 def clear_all(db) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with db.atomic():
-        for table in ("list_entries", "list_versions", "lists", "votes", "households", "quotas", "campaigns"):
+        for table in ("board_photos", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
+                      "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")
         for level in ("group", "village", "township", "county"):
             db.execute("delete from regions where level = ?", [level])

@@ -80,6 +80,12 @@ def page(slug):
     return render_template("page.html", title=title, body=body)
 
 
+@bp.get("/robots.txt")
+def robots():
+    """Search engines may index guides and region pages, never lists with names or the console."""
+    return current_app.response_class("User-agent: *\nDisallow: /lists/\nDisallow: /staff/\n", mimetype="text/plain")
+
+
 @bp.get("/healthz")
 def healthz():
     get_db().execute("select 1").fetchone()

@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+from urllib.parse import quote
 
 import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
@@ -23,18 +24,26 @@ from .regions import ancestors
 bp = Blueprint("lists", __name__)
 
 
+@bp.after_request
+def not_for_search_engines(response):
+    """Lists carry names: keep them out of search engines and bulk harvesting (DOMAIN §8)."""
+    response.headers["X-Robots-Tag"] = "noindex, nofollow"
+    return response
+
+
 # --- Query helpers -----------------------------------------------------------------------------
 
 _LIST_SELECT = """
     select l.id, l.title, l.level, l.kind, l.region_code, l.campaign_id, l.approving_body,
-           l.current_version, r.name as region_name, c.name as campaign_name,
-           v.version, v.window_start, v.window_end, v.change_note, v.published_at,
+           l.current_version, r.name as region_name, c.name as campaign_name, p.name as parent_name,
+           v.version, v.window_start, v.window_end, v.change_note, v.published_at, v.content_hash,
            (select count(*) from list_entries e
              where e.list_id = l.id and e.version = v.version) as households,
            (select coalesce(sum(e.size), 0) from list_entries e
              where e.list_id = l.id and e.version = v.version) as persons
     from lists l
     join regions r on r.code = l.region_code
+    left join regions p on p.code = r.parent_code
     join campaigns c on c.id = l.campaign_id
     join list_versions v on v.list_id = l.id
 """
@@ -77,17 +86,18 @@ def get_list_version(list_id: int, version: int | None = None) -> dict:
 def versions_of(list_id: int) -> list[dict]:
     return list(
         get_db().query(
-            "select version, window_start, window_end, change_note, published_at "
+            "select version, window_start, window_end, change_note, published_at, content_hash "
             "from list_versions where list_id = ? order by version",
             [list_id],
         )
     )
 
 
-def public_causes(causes_json: str) -> str:
-    """Causes a public page may show: illness and disability are never shown (DOMAIN §11 rule 11)."""
-    shown = [rules.CAUSES[c][0] for c in json.loads(causes_json) if c in rules.CAUSES and not rules.CAUSES[c][1]]
-    return "、".join(shown) if shown else "不公开"
+def public_causes(causes_json: str, full: bool = False) -> str:
+    """Causes as public pages show them (illness and disability folded into 家庭原因); ``full``
+    gives the exact causes for the staff board."""
+    labels = [rules.CAUSES[c][0 if full else 1] for c in json.loads(causes_json) if c in rules.CAUSES]
+    return "、".join(dict.fromkeys(labels))
 
 
 def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
@@ -108,7 +118,7 @@ def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
             "group": r["group_name"],
             "name": mask_name(r["head_name"], name_policy),
             "size": r["size"],
-            "causes": public_causes(r["causes"]),
+            "causes": public_causes(r["causes"], full=name_policy == "full"),
             "votes": r["votes"],
             "voters_present": r["voters_present"],
             "mark": r["mark"],
@@ -137,6 +147,7 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "quota": quota["persons"] if quota else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",
+        "causes_note": rules.PUBLIC_CAUSES_NOTE if policy != "full" else "",
         "ranking_rule": rules.RANKING_RULE_TEXT,
         "version_url": public_url("lists.list_version", list_id=list_id, version=lst["version"]),
     }
@@ -193,12 +204,14 @@ def list_csv(list_id, version=None):
              e["votes"] if e["votes"] is not None else "", e["voters_present"] if e["voters_present"] is not None else "", e["mark"]]
         )
     lst = ctx["lst"]
-    filename = f"list-{lst['id']}-v{lst['version']}.csv"
-    return Response(
-        out.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return Response(out.getvalue(), mimetype="text/csv",
+                    headers={"Content-Disposition": download_disposition(lst, "csv")})
+
+
+def download_disposition(lst: dict, ext: str) -> str:
+    """A file name a villager can recognise (双星村-初选公示名单-第2版.csv), with an ASCII fallback."""
+    name = f"{lst['region_name']}-{lst['title'].split('（')[0].removeprefix(lst['region_name'])}-第{lst['version']}版.{ext}"
+    return f"attachment; filename=\"list-{lst['id']}-v{lst['version']}.{ext}\"; filename*=UTF-8''{quote(name)}"
 
 
 @bp.get("/lists/<id:list_id>.json")
@@ -230,6 +243,4 @@ def list_json(list_id, version=None):
         "change_note": lst["change_note"],
         "entries": ctx["entries"],
     }
-    return current_app.response_class(
-        json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json"
-    )
+    return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")

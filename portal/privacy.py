@@ -57,3 +57,25 @@ def mask_id(raw: str) -> str:
     if len(value) <= 10:
         return "*" * len(value)
     return value[:6] + "*" * (len(value) - 10) + value[-4:]
+
+
+ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+ID_CHECK = "10X98765432"
+
+
+def id_number_problem(raw: str) -> str | None:
+    """Why an ID number is not valid (GB 11643), in Chinese; None when it is.
+
+    A 15-digit legacy number is accepted; the caller may flag it.
+    """
+    value = normalise_id(raw)
+    if "E+" in value or "." in value:
+        return "身份证号被表格软件变成了科学计数法（如 4.30811E+17），请把该列设为“文本”格式后重新填写。"
+    if len(value) == 15 and value.isdigit():
+        return None
+    if len(value) != 18 or not value[:17].isdigit() or value[17] not in "0123456789X":
+        return "身份证号应为 18 位（最后一位可以是 X），或旧式 15 位数字。"
+    total = sum(int(c) * w for c, w in zip(value[:17], ID_WEIGHTS))
+    if ID_CHECK[total % 11] != value[17]:
+        return "身份证号校验位不对，请核对是否抄错。"
+    return None

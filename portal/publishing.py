@@ -8,10 +8,14 @@ with a Chinese message for the user; nothing is written in that case.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import json
+import sqlite3
 
 from . import rules
 from .campaigns import get_campaign, get_quota, now_text, village_selection
+from .db import write_transaction
 from .regions import get_region_row
 
 
@@ -39,31 +43,46 @@ def default_body(db, region: dict) -> str:
     return f"{region['name']}扶贫开发领导小组办公室"
 
 
-def _snapshot(db, household_ids: list[int], campaign_id: int) -> list[dict]:
-    """Entry rows for these households as they stand now, in the given order."""
-    if not household_ids:
-        return []
-    placeholders = ",".join("?" for _ in household_ids)
-    rows = {
-        r["id"]: r
-        for r in db.query(
+def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str) -> list[dict]:
+    """Entry rows for these households as they stand now, in ranking order within each village.
+
+    Every household must belong to this campaign and lie inside the list's region.
+    """
+    if len(set(household_ids)) != len(household_ids):
+        raise PublishError("名单中同一户出现了不止一次。")
+    rows = []
+    for chunk in range(0, len(household_ids), 500):
+        part = household_ids[chunk:chunk + 500]
+        placeholders = ",".join("?" for _ in part)
+        rows += db.query(
             f"""
             select h.id, h.village_code, coalesce(g.name, '') as group_name, h.head_name, h.size,
-                   h.causes, v.votes, v.voters_present, h.campaign_id
+                   h.causes, v.votes, v.voters_present, h.campaign_id, h.income_per_capita, h.applied_on,
+                   h.disabled_member + h.single_child + h.all_daughters as priority_count
             from households h
             left join votes v on v.household_id = h.id
             left join regions g on g.code = h.group_code
             where h.id in ({placeholders})
             """,
-            household_ids,
+            part,
         )
-    }
-    missing = [i for i in household_ids if i not in rows or rows[i]["campaign_id"] != campaign_id]
+    found = {r["id"]: r for r in rows}
+    missing = [i for i in household_ids if i not in found or found[i]["campaign_id"] != campaign_id]
     if missing:
         raise PublishError(f"名单中有不属于本批次的农户（编号 {missing}）。")
-    if len(set(household_ids)) != len(household_ids):
-        raise PublishError("名单中同一户出现了不止一次。")
-    return [rows[i] for i in household_ids]
+    outside = [found[i]["head_name"] for i in household_ids if not found[i]["village_code"].startswith(region_code)]
+    if outside:
+        raise PublishError(f"名单中有不属于本地的农户：{'、'.join(outside)}。")
+    return sorted(found.values(), key=_entry_order)
+
+
+def _entry_order(row: dict):
+    """Village by village (by code), and within a village the ranking of DOMAIN §11 rule 4."""
+    applicant = rules.Applicant(
+        id=row["id"], size=row["size"], votes=row["votes"] if row["votes"] is not None else -1,
+        priority_count=row["priority_count"], income_per_capita=row["income_per_capita"],
+        applied_on=dt.date.fromisoformat(row["applied_on"]))
+    return (row["village_code"], rules.rank_key(applicant))
 
 
 def _current_entries_of(db, list_ids: list[int]) -> list[int]:
@@ -81,7 +100,7 @@ def _current_entries_of(db, list_ids: list[int]) -> list[int]:
     return ids
 
 
-def _lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list[tuple[str, dict | None]]:
+def lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list[tuple[str, dict | None]]:
     """Each child unit of ``region`` at level ``below``, paired with its list of ``kind`` (or None)."""
     if below == "village" and region["level"] == "county":
         child_sql = "select r.code, r.name from regions r join regions t on t.code = r.parent_code where t.parent_code = ?"
@@ -121,16 +140,29 @@ def publish_list(
     start: dt.date,
     today: dt.date | None,
     household_ids: list[int] | None = None,
+    key: bytes,
     title: str | None = None,
     approving_body: str | None = None,
     open_complaints: int = 0,
+    published_at: str | None = None,
 ) -> int:
     """Publish version 1 of a list and return its id.
 
     Village lists of kind 识别纳入 default to the village's selection within its quota; township
     and county lists gather the current entries of the level below. ``today`` guards against
-    back-dated windows; only the demo loader passes None.
+    back-dated windows; only the demo loader passes None (with the ``published_at`` it pretends).
+    All checks and writes run in one write transaction, so two clerks cannot race past them.
     """
+    with write_transaction(db):
+        try:
+            return _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title,
+                            approving_body, open_complaints, published_at)
+        except sqlite3.IntegrityError as error:
+            raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。") from error
+
+
+def _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title, approving_body,
+             open_complaints, published_at) -> int:
     campaign = get_campaign(db, campaign_id)
     region = get_region_row(db, region_code)
     if campaign is None or region is None:
@@ -146,7 +178,7 @@ def publish_list(
     window = rules.Window.of_days(start, int(step["days"]))
 
     below = rules.lower_level(campaign["chain"], level)
-    lower = _lower_lists(db, campaign, region, kind, below) if below else []
+    lower = lower_lists(db, campaign, region, kind, below) if below else []
     problems = rules.chain_problems(
         level=level,
         chain=campaign["chain"],
@@ -167,35 +199,34 @@ def publish_list(
             household_ids = [a.id for a in village_selection(db, campaign_id, region_code).selected]
         else:
             raise PublishError("请选择要列入名单的农户。")
-    entries = _snapshot(db, household_ids, campaign_id)
+    entries = _snapshot(db, household_ids, campaign_id, region_code)
     if kind in ("identify", "replace"):
         quota = get_quota(db, campaign_id, region_code)
         rules.check_selection_within_quota(
             sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"]
         )
 
-    with db.atomic():
-        if next(
-            db.query(
-                "select 1 from lists where campaign_id = ? and region_code = ? and kind = ?",
-                [campaign_id, region_code, kind],
-            ),
-            None,
-        ):
-            raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。")
-        list_id = db["lists"].insert(
-            {
-                "campaign_id": campaign_id,
-                "region_code": region_code,
-                "level": level,
-                "kind": kind,
-                "title": title or default_title(campaign, region, kind, step),
-                "approving_body": approving_body or default_body(db, region),
-                "current_version": 1,
-                "created_at": now_text(),
-            }
-        ).last_pk
-        _write_version(db, list_id, 1, window, "首次公示", entries, marks={})
+    if next(
+        db.query(
+            "select 1 from lists where campaign_id = ? and region_code = ? and kind = ?",
+            [campaign_id, region_code, kind],
+        ),
+        None,
+    ):
+        raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。")
+    list_id = db["lists"].insert(
+        {
+            "campaign_id": campaign_id,
+            "region_code": region_code,
+            "level": level,
+            "kind": kind,
+            "title": title or default_title(campaign, region, kind, step),
+            "approving_body": approving_body or default_body(db, region),
+            "current_version": 1,
+            "created_at": now_text(),
+        }
+    ).last_pk
+    _write_version(db, list_id, 1, window, "首次公示", entries, marks={}, key=key, published_at=published_at)
     return list_id
 
 
@@ -205,51 +236,96 @@ def amend_list(
     *,
     household_ids: list[int],
     note: str,
+    key: bytes,
+    today: dt.date | None,
+    start: dt.date | None = None,
     marks: dict[int, str] | None = None,
-    window: rules.Window | None = None,
+    published_at: str | None = None,
 ) -> int:
-    """Publish a new version of a list with a required change note; older versions stay readable."""
+    """Publish a new version of a list with a required change note; older versions stay readable.
+
+    Households added by the amendment (for example 递补 replacements) must be publicised for the
+    full length of this level's window, so a version that adds anyone gets a new window starting
+    on ``start`` (not before ``today``). A version that only removes households keeps its window.
+    Once the next level has published its list, this level can no longer be amended.
+    """
     note = (note or "").strip()
     if not note:
         raise PublishError("修改名单必须填写修改说明。")
-    lst = next(db.query("select * from lists where id = ?", [list_id]), None)
-    if lst is None:
-        raise PublishError("名单不存在。")
-    current = next(
-        db.query(
-            "select * from list_versions where list_id = ? and version = ?",
-            [list_id, lst["current_version"]],
-        )
-    )
-    entries = _snapshot(db, household_ids, lst["campaign_id"])
-    if lst["kind"] in ("identify", "replace"):
-        region = get_region_row(db, lst["region_code"])
-        quota = get_quota(db, lst["campaign_id"], lst["region_code"])
-        rules.check_selection_within_quota(
-            sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"]
-        )
-    window = window or rules.Window(
-        dt.date.fromisoformat(current["window_start"]), dt.date.fromisoformat(current["window_end"])
-    )
-    version = lst["current_version"] + 1
-    with db.atomic():
-        _write_version(db, list_id, version, window, note, entries, marks=marks or {})
+    with write_transaction(db):
+        lst = next(db.query("select * from lists where id = ?", [list_id]), None)
+        if lst is None:
+            raise PublishError("名单不存在。")
+        upper = next(db.query(
+            "select r.name from lists l join regions r on r.code = l.region_code where l.campaign_id = ? "
+            "and l.kind = ? and ? like l.region_code || '%' and l.region_code != ?",
+            [lst["campaign_id"], lst["kind"], lst["region_code"], lst["region_code"]]), None)
+        if upper:
+            raise PublishError(f"上一级（{upper['name']}）的名单已经公示，本级名单不能再修改；请在上一级名单上更正。")
+        current = next(db.query("select * from list_versions where list_id = ? and version = ?",
+                                [list_id, lst["current_version"]]))
+        before = {r["household_id"] for r in db.query(
+            "select household_id from list_entries where list_id = ? and version = ?", [list_id, lst["current_version"]])}
+        entries = _snapshot(db, household_ids, lst["campaign_id"], lst["region_code"])
+        if lst["kind"] in ("identify", "replace"):
+            region = get_region_row(db, lst["region_code"])
+            quota = get_quota(db, lst["campaign_id"], lst["region_code"])
+            rules.check_selection_within_quota(
+                sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"])
+        added = [e["id"] for e in entries if e["id"] not in before]
+        if added:
+            if start is None:
+                raise PublishError("名单新增了农户，需要为新版本设定公示开始日期。")
+            if today is not None and start < today:
+                raise PublishError("公示开始日期不能早于今天。")
+            days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"])["days"])
+            window = rules.Window.of_days(start, days)
+        else:
+            window = rules.Window(dt.date.fromisoformat(current["window_start"]),
+                                  dt.date.fromisoformat(current["window_end"]))
+        marks = {hid: (marks or {}).get(hid, "递补") for hid in added}
+        version = lst["current_version"] + 1
+        _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at)
         db.execute("update lists set current_version = ? where id = ?", [version, list_id])
     return version
 
 
-def _write_version(db, list_id, version, window, note, entries, marks) -> None:
-    db["list_versions"].insert(
+ENTRY_FIELDS = ("position", "household_id", "village_code", "group_name", "head_name", "size", "causes",
+                "votes", "voters_present", "mark")
+LIST_FIELDS = ("id", "campaign_id", "region_code", "level", "kind", "title", "approving_body")
+
+
+def content_hash(key: bytes, lst: dict, version: int, window_start: str, window_end: str, note: str,
+                 entries: list[dict]) -> str:
+    """HMAC-SHA256 over a version's content with full names, printed on the board and shown online,
+    so the paper and the page can be checked against each other.
+
+    Keyed, because a plain hash of a short list could be reversed by trying every masked name.
+    """
+    canonical = json.dumps(
         {
-            "list_id": list_id,
+            "list": {k: lst[k] for k in LIST_FIELDS},
             "version": version,
-            "window_start": window.start.isoformat(),
-            "window_end": window.end.isoformat(),
-            "change_note": note,
-            "published_at": now_text(),
-        }
+            "window": [window_start, window_end],
+            "note": note,
+            "entries": [[e[k] for k in ENTRY_FIELDS] for e in entries],
+        },
+        ensure_ascii=False, sort_keys=True, separators=(",", ":"),
     )
-    db["list_entries"].insert_all(
+    return hmac.new(key + b"|list-content", canonical.encode(), hashlib.sha256).hexdigest()
+
+
+def version_hash(db, list_id: int, version: int, key: bytes) -> str:
+    """Recompute a stored version's content hash from its rows."""
+    lst = next(db.query("select * from lists where id = ?", [list_id]))
+    v = next(db.query("select * from list_versions where list_id = ? and version = ?", [list_id, version]))
+    entries = list(db.query(
+        "select * from list_entries where list_id = ? and version = ? order by position", [list_id, version]))
+    return content_hash(key, lst, version, v["window_start"], v["window_end"], v["change_note"], entries)
+
+
+def _write_version(db, list_id, version, window, note, entries, marks, key, published_at=None) -> None:
+    rows = [
         {
             "list_id": list_id,
             "version": version,
@@ -265,4 +341,18 @@ def _write_version(db, list_id, version, window, note, entries, marks) -> None:
             "mark": marks.get(e["id"], ""),
         }
         for i, e in enumerate(entries, start=1)
+    ]
+    lst = next(db.query("select * from lists where id = ?", [list_id]))
+    start, end = window.start.isoformat(), window.end.isoformat()
+    db["list_versions"].insert(
+        {
+            "list_id": list_id,
+            "version": version,
+            "window_start": start,
+            "window_end": end,
+            "change_note": note,
+            "published_at": published_at or now_text(),
+            "content_hash": content_hash(key, lst, version, start, end, note, rows),
+        }
     )
+    db["list_entries"].insert_all(rows)

@@ -21,21 +21,23 @@ LIST_KINDS = {
     "replace": "递补",
 }
 
-#: Causes of poverty as the national filing system lists them. Causes marked sensitive reveal
-#: illness or disability, which public pages never show (DOMAIN §11 rule 11).
+#: Causes of poverty as the national filing system lists them, each with the label public pages
+#: use. Illness and disability are never shown (DOMAIN §11 rule 11); hiding only them would give
+#: them away ("不公开" = ill), so they share one public label with schooling and lack of labour.
 CAUSES = {
-    "illness": ("因病", True),
-    "disability": ("因残", True),
-    "schooling": ("因学", False),
-    "disaster": ("因灾", False),
-    "land": ("缺土地", False),
-    "water": ("缺水", False),
-    "skills": ("缺技术", False),
-    "labour": ("缺劳力", False),
-    "capital": ("缺资金", False),
-    "transport": ("交通条件落后", False),
-    "motivation": ("自身发展动力不足", False),
+    "illness": ("因病", "家庭原因"),
+    "disability": ("因残", "家庭原因"),
+    "schooling": ("因学", "家庭原因"),
+    "labour": ("缺劳力", "家庭原因"),
+    "disaster": ("因灾", "因灾"),
+    "land": ("缺土地", "缺土地"),
+    "water": ("缺水", "缺水"),
+    "skills": ("缺技术", "缺技术"),
+    "capital": ("缺资金", "缺资金"),
+    "transport": ("交通条件落后", "交通条件落后"),
+    "motivation": ("自身发展动力不足", "自身发展动力不足"),
 }
+PUBLIC_CAUSES_NOTE = "致贫原因中的因病、因残、因学、缺劳力统一显示为“家庭原因”，以保护个人隐私。"
 
 RANKING_RULE_TEXT = (
     "按得票数从高到低排序；得票相同的，依次按“三优先”项数（有残疾人、独生子女户、纯女户）多者在前，"
@@ -195,7 +197,8 @@ def window_state(window: Window, today: dt.date) -> WindowState:
         )
     if today > window.end:
         n = (today - window.end).days
-        return WindowState(CLOSED, n, f"公示已于{end_text}结束")
+        year = f"{window.end.year}年" if window.end.year != today.year else ""
+        return WindowState(CLOSED, n, f"公示已于{year}{end_text}结束")
     left = (window.end - today).days + 1
     if left == 1:
         return WindowState(OPEN, 1, f"今天是公示最后一天，{end_text}结束")

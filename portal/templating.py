@@ -8,14 +8,39 @@ from pathlib import Path
 
 from flask import current_app, url_for
 
+from . import clock
+
+
+def _local(value) -> dt.date | dt.datetime:
+    """A date as is; a timestamp (ISO text or datetime) converted to the portal's zone."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value) if len(value) > 10 else dt.date.fromisoformat(value)
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return aware.astimezone(clock.zone())
+    return value
+
 
 def cn_date(value) -> str:
-    """2026-11-23 → 2026年11月23日."""
+    """2026-11-23 (or a UTC timestamp, shown in Asia/Shanghai) → 2026年11月23日."""
     if not value:
         return ""
-    if isinstance(value, str):
-        value = dt.date.fromisoformat(value[:10])
+    value = _local(value)
     return f"{value.year}年{value.month}月{value.day}日"
+
+
+def cn_datetime(value) -> str:
+    """A UTC timestamp → 2026年11月23日 10:05 in the portal's zone."""
+    if not value:
+        return ""
+    value = _local(value)
+    return f"{value.year}年{value.month}月{value.day}日 {value:%H:%M}"
+
+
+def short_hash(value) -> str:
+    """The first 16 hex digits of a content hash in groups of four, easy to compare by eye."""
+    value = (value or "")[:16]
+    return " ".join(value[i:i + 4] for i in range(0, len(value), 4))
 
 
 def static_url(filename: str) -> str:
@@ -29,6 +54,8 @@ def static_url(filename: str) -> str:
 
 def init_app(app) -> None:
     app.jinja_env.filters["cn_date"] = cn_date
+    app.jinja_env.filters["cn_datetime"] = cn_datetime
+    app.jinja_env.filters["short_hash"] = short_hash
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -81,8 +81,12 @@ def published(db, county):
 
     c, h = county["campaign"], county["households"]
     day = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
-    a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=day(-10), today=None)
-    b = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=day(-9), today=None)
-    amend_list(db, a, household_ids=[h["张建国"], h["李秀英"], h["向春华"]], note="一户举报属实，取消其资格。")
-    t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None)
+    a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=day(-10), today=None,
+                     key=ID_KEY)
+    b = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=day(-9), today=None,
+                     key=ID_KEY)
+    amend_list(db, a, household_ids=[h["张建国"], h["李秀英"], h["向春华"]], note="一户举报属实，取消其资格。",
+               key=ID_KEY, today=None)
+    t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None,
+                     key=ID_KEY)
     return {"village_a": a, "village_b": b, "township": t, **county}

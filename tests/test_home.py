@@ -12,7 +12,7 @@ def test_home_groups_lists_by_window_state(client, db, published):
     add_region(db, "430811100003", "高云村", "430811100")
     set_quota(db, published["campaign"], "430811100003", 4)
     publish_list(db, campaign_id=published["campaign"], region_code="430811100003", kind="identify",
-                 start=TODAY + dt.timedelta(days=2), today=TODAY, household_ids=[])
+                 start=TODAY + dt.timedelta(days=2), today=TODAY, household_ids=[], key=b"k")
     page = client.get("/").get_data(as_text=True)
     sections = {name: page.split(f'id="{name}-h"')[1].split("</section>")[0]
                 for name in ("closing", "open", "upcoming", "closed")}
@@ -53,3 +53,9 @@ def test_unknown_route_and_wrong_method(client):
     assert "找不到这个页面" in client.get("/nowhere").get_data(as_text=True)
     resp = client.post("/healthz")
     assert resp.status_code in (400, 405)
+
+
+def test_robots_txt_keeps_lists_and_console_out_of_search_engines(client):
+    resp = client.get("/robots.txt")
+    assert resp.mimetype == "text/plain"
+    assert "Disallow: /lists/" in resp.get_data(as_text=True) and "Disallow: /staff/" in resp.get_data(as_text=True)

@@ -1,0 +1,274 @@
+"""Staff accounts: roles bound to a region, argon2 passwords, login, logout, password change.
+
+Who may do what where is decided by ``allowed`` — a plain function — and enforced for every
+console route by ``staff.staff_route``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import flask_login
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask.cli import with_appcontext
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from . import audit
+from .campaigns import now_text
+from .db import get_db, write_transaction
+from .regions import get_region_row
+from .security import limiter
+
+bp = Blueprint("accounts", __name__, url_prefix="/staff")
+login_manager = flask_login.LoginManager()
+hasher = PasswordHasher()
+
+ROLES = {
+    "county_admin": "县扶贫办",
+    "township_reviewer": "乡镇审核员",
+    "village_clerk": "村委会文书",
+    "investigator": "调查员",
+}
+#: The levels of region each role may be bound to.
+ROLE_LEVELS = {
+    "county_admin": ("county",),
+    "township_reviewer": ("township",),
+    "village_clerk": ("village",),
+    "investigator": ("township", "county"),
+}
+#: Who publishes, amends and keeps the board record of a list at each level.
+PUBLISHER = {"village": "village_clerk", "township": "township_reviewer", "county": "county_admin"}
+#: Permissions that do not depend on the level of the target.
+ROLE_PERMISSIONS = {
+    "console.view": set(ROLES),
+    "lists.view": set(ROLES),
+    "applicants.edit": {"village_clerk"},
+    "selection.preview": {"village_clerk", "township_reviewer", "county_admin"},
+    "admin.users": {"county_admin"},
+    "admin.quotas": {"county_admin"},
+    "admin.campaigns": {"county_admin"},
+}
+LEVEL_PERMISSIONS = {"lists.publish", "lists.record"}
+MIN_PASSWORD = 10
+
+
+def in_jurisdiction(user_region: str, target_region: str) -> bool:
+    """Region codes nest (a village's code starts with its township's), so a subtree is a prefix."""
+    return bool(target_region) and target_region.startswith(user_region)
+
+
+def allowed(role: str, user_region: str, permission: str, target_region: str, target_level: str | None = None) -> bool:
+    """May a user with ``role`` bound to ``user_region`` do ``permission`` on ``target_region``?"""
+    if not in_jurisdiction(user_region, target_region):
+        return False
+    if permission in LEVEL_PERMISSIONS:
+        return PUBLISHER.get(target_level) == role
+    return role in ROLE_PERMISSIONS.get(permission, set())
+
+
+# --- Users ---------------------------------------------------------------------------------------
+
+
+class User(flask_login.UserMixin):
+    def __init__(self, row: dict):
+        self.row = row
+        self.id = row["id"]
+        self.username = row["username"]
+        self.display_name = row["display_name"]
+        self.role = row["role"]
+        self.region_code = row["region_code"]
+
+    def get_id(self) -> str:
+        # The session version changes with the password: older sessions stop working.
+        return f"{self.id}:{self.row['session_version']}"
+
+    @property
+    def role_name(self) -> str:
+        return ROLES[self.role]
+
+    def can(self, permission: str, target_region: str, target_level: str | None = None) -> bool:
+        return allowed(self.role, self.region_code, permission, target_region, target_level)
+
+
+@login_manager.user_loader
+def load_user(token: str):
+    user_id, _, version = token.partition(":")
+    if not user_id.isdigit() or not version.isdigit():
+        return None
+    row = next(get_db().query(
+        "select * from users where id = ? and session_version = ? and active = 1", [int(user_id), int(version)]), None)
+    return User(row) if row else None
+
+
+def get_user_row(db, username: str) -> dict | None:
+    return next(db.query("select * from users where username = ?", [username.strip()]), None)
+
+
+def check_password_rules(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise ValueError(f"密码至少要 {MIN_PASSWORD} 位。")
+
+
+def create_user(db, *, username: str, display_name: str, role: str, region_code: str, password: str,
+                actor: str, actor_role: str) -> int:
+    """Create a staff account (audited; the password is stored only as an argon2 hash)."""
+    username = username.strip()
+    if not username or len(username) > 40 or any(c.isspace() for c in username):
+        raise ValueError("用户名不能为空、不能有空格，最长 40 个字符。")
+    if role not in ROLES:
+        raise ValueError(f"未知角色：{role}（可选：{', '.join(ROLES)}）")
+    region = get_region_row(db, region_code)
+    if region is None:
+        raise ValueError(f"区划代码 {region_code} 不存在。")
+    if region["level"] not in ROLE_LEVELS[role]:
+        raise ValueError(f"{ROLES[role]}只能绑定到{'或'.join(ROLE_LEVELS[role])}一级的区划。")
+    check_password_rules(password)
+    with write_transaction(db):
+        if get_user_row(db, username):
+            raise ValueError(f"用户名 {username} 已经有人用了。")
+        user_id = db["users"].insert({
+            "username": username, "display_name": display_name.strip() or username, "role": role,
+            "region_code": region_code, "password_hash": hasher.hash(password), "session_version": 1,
+            "active": 1, "created_at": now_text(),
+        }).last_pk
+        audit.record(db, actor=actor, role=actor_role, action="user.create", object_type="user", object_id=user_id,
+                     region_code=region_code,
+                     after={"username": username, "display_name": display_name, "role": role, "region_code": region_code})
+    return user_id
+
+
+def verify_login(db, username: str, password: str) -> dict | None:
+    """The user row when the password matches an active account; None otherwise (same work either way)."""
+    row = get_user_row(db, username or "")
+    if row is None or not row["active"]:
+        # Hash anyway so that a wrong user name takes as long as a wrong password.
+        try:
+            hasher.verify(_DUMMY_HASH, password or "")
+        except VerificationError:
+            pass
+        return None
+    try:
+        hasher.verify(row["password_hash"], password or "")
+    except (VerificationError, InvalidHashError):
+        return None
+    return row
+
+
+_DUMMY_HASH = hasher.hash("not a password of anyone")
+
+
+def change_password(db, user: User, old: str, new: str) -> None:
+    if verify_login(db, user.username, old) is None:
+        raise ValueError("原密码不对。")
+    check_password_rules(new)
+    with write_transaction(db):
+        db.execute("update users set password_hash = ?, session_version = session_version + 1 where id = ?",
+                   [hasher.hash(new), user.id])
+        audit.record(db, actor=user.username, role=user.role, action="user.password", object_type="user",
+                     object_id=user.id, region_code=user.region_code)
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+class LoginForm(FlaskForm):
+    username = StringField("用户名", validators=[DataRequired("请填写用户名。"), Length(max=40)])
+    password = PasswordField("密码", validators=[DataRequired("请填写密码。"), Length(max=200)])
+
+
+class ChangePasswordForm(FlaskForm):
+    old = PasswordField("原密码", validators=[DataRequired("请填写原密码。")])
+    new = PasswordField("新密码", validators=[DataRequired("请填写新密码。"), Length(min=MIN_PASSWORD, max=200, message=f"新密码至少要 {MIN_PASSWORD} 位。")])
+    repeat = PasswordField("再输一遍新密码", validators=[EqualTo("new", message="两次输入的新密码不一样。")])
+
+
+def login_key() -> str:
+    """Rate-limit key for one account name (unknown names are limited the same way)."""
+    return "login:" + (request.form.get("username") or "").strip().lower()
+
+
+def _failed_login(response) -> bool:
+    return response.status_code == 401
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed_login)
+@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=login_key, methods=["POST"],
+               deduct_when=_failed_login)
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        row = verify_login(get_db(), form.username.data, form.password.data)
+        if row:
+            session.clear()
+            session.permanent = True
+            flask_login.login_user(User(row))
+            next_url = request.args.get("next", "")
+            if not next_url.startswith("/staff") or next_url.startswith("//"):
+                next_url = url_for("staff.dashboard")
+            return redirect(next_url)
+        flash("用户名或密码不对。")
+        return render_template("staff/login.html", form=form), 401
+    return render_template("staff/login.html", form=form), 400 if form.errors else 200
+
+
+@bp.post("/logout")
+def logout():
+    flask_login.logout_user()
+    session.clear()
+    flash("已退出登录。")
+    return redirect(url_for("accounts.login"))
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@flask_login.login_required
+def password():
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        try:
+            change_password(get_db(), flask_login.current_user, form.old.data, form.new.data)
+        except ValueError as error:
+            form.old.errors.append(str(error))
+        else:
+            flask_login.logout_user()
+            session.clear()
+            flash("密码已修改，请用新密码重新登录。")
+            return redirect(url_for("accounts.login"))
+    return render_template("staff/password.html", form=form), 400 if form.errors else 200
+
+
+# --- CLI ---------------------------------------------------------------------------------------
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(list(ROLES)))
+@click.option("--region", "region_code", required=True, help="Region code the user is bound to.")
+@click.option("--name", "display_name", default="", help="Display name (defaults to USERNAME).")
+@with_appcontext
+def create_user_command(username, role, region_code, display_name):
+    """Create a staff user; asks for the password, or reads it from standard input for scripts."""
+    if sys.stdin.isatty():
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    else:
+        password = sys.stdin.readline().rstrip("\n")
+    try:
+        user_id = create_user(get_db(), username=username, display_name=display_name, role=role,
+                              region_code=region_code, password=password, actor="命令行", actor_role="cli")
+    except ValueError as error:
+        raise click.ClickException(str(error))
+    click.echo(f"Created user {username} (id {user_id}, {role}, region {region_code}).")
+
+
+def init_app(app) -> None:
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.login"
+    login_manager.login_message = "请先登录。"
+    login_manager.session_protection = "basic"
+    app.register_blueprint(bp)
+    app.cli.add_command(create_user_command)

@@ -1,0 +1,154 @@
+"""Village clerks enter and edit applicant households and their votes; staff preview the selection."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+
+from flask import abort, flash, redirect, render_template, url_for
+from flask_login import current_user
+
+from .. import audit, clock, rules
+from ..campaigns import add_household, get_quota, id_key, village_selection
+from ..db import get_db, write_transaction
+from ..privacy import hash_id, mask_id
+from ..regions import ancestors, get_region_row
+from . import staff_route
+from .console import chosen_campaign
+from .forms import EditApplicantForm
+
+DUPLICATE_ID = "这个身份证号已经登记在本批次的另一户（可能是拆户或空挂户），不能重复登记。"
+
+
+def household_snapshot(db, household_id: int) -> dict:
+    """A household as the audit log records it: never the ID number, only its masked form."""
+    row = next(db.query(
+        "select h.*, v.votes, v.voters_present from households h left join votes v on v.household_id = h.id "
+        "where h.id = ?", [household_id]))
+    row.pop("id_hash", None)
+    row.pop("created_at", None)
+    return row
+
+
+def _group_choices(db, village_code: str) -> list[tuple[str, str]]:
+    return [("", "（不分组）")] + [(r["code"], r["name"]) for r in db.query(
+        "select code, name from regions where parent_code = ? order by code", [village_code])]
+
+
+def _require_village(region: dict) -> None:
+    if region["level"] != "village":
+        abort(404)
+
+
+@staff_route("/r/<code>/applicants/new", permission="applicants.edit", target="region", methods=("GET", "POST"))
+def new_applicant(code):
+    db = get_db()
+    region = get_region_row(db, code)
+    _require_village(region)
+    campaign = chosen_campaign(db, code)
+    if campaign is None:
+        abort(404)
+    form = EditApplicantForm()
+    form.group_code.choices = _group_choices(db, code)
+    if not form.is_submitted():
+        form.applied_on.data = clock.today()
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db):
+                household_id = add_household(
+                    db, campaign_id=campaign["id"], village_code=code, group_code=form.group_code.data or None,
+                    head_name=form.head_name.data, size=form.size.data, applied_on=form.applied_on.data,
+                    id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
+                    income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
+                    single_child=form.single_child.data, all_daughters=form.all_daughters.data,
+                    votes=form.votes.data, voters_present=form.voters_present.data)
+                audit.record(db, actor=current_user.username, role=current_user.role, action="household.create",
+                             object_type="household", object_id=household_id, region_code=code,
+                             after=household_snapshot(db, household_id))
+        except sqlite3.IntegrityError:
+            form.id_number.errors.append(DUPLICATE_ID)
+        else:
+            flash(f"已录入：{form.head_name.data.strip()}。可以接着录入下一户。")
+            return redirect(url_for("staff.new_applicant", code=code, campaign=campaign["id"]))
+    return render_template("staff/applicant.html", form=form, region=region, crumbs=ancestors(db, code),
+                           campaign=campaign, household=None), 400 if form.errors else 200
+
+
+@staff_route("/applicants/<id:household_id>", permission="applicants.edit", target="household", methods=("GET", "POST"))
+def edit_applicant(household_id):
+    db = get_db()
+    before = household_snapshot(db, household_id)
+    region = get_region_row(db, before["village_code"])
+    form = EditApplicantForm()
+    form.group_code.choices = _group_choices(db, region["code"])
+    if not form.is_submitted():
+        _fill(form, before)
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db):
+                _update_household(db, household_id, form)
+                audit.record(db, actor=current_user.username, role=current_user.role, action="household.update",
+                             object_type="household", object_id=household_id, region_code=region["code"],
+                             before=before, after=household_snapshot(db, household_id))
+        except sqlite3.IntegrityError:
+            form.id_number.errors.append(DUPLICATE_ID)
+        else:
+            flash("已保存修改。已公示的名单不受影响；如需更正名单，请发布新版本。")
+            return redirect(url_for("staff.region", code=region["code"], campaign=before["campaign_id"]))
+    return render_template("staff/applicant.html", form=form, region=region, crumbs=ancestors(db, region["code"]),
+                           campaign={"id": before["campaign_id"]}, household=before), 400 if form.errors else 200
+
+
+def _fill(form: EditApplicantForm, row: dict) -> None:
+    form.head_name.data = row["head_name"]
+    form.size.data = row["size"]
+    form.group_code.data = row["group_code"] or ""
+    form.causes.data = json.loads(row["causes"])
+    form.income_per_capita.data = row["income_per_capita"]
+    form.disabled_member.data = bool(row["disabled_member"])
+    form.single_child.data = bool(row["single_child"])
+    form.all_daughters.data = bool(row["all_daughters"])
+    form.applied_on.data = dt.date.fromisoformat(row["applied_on"])
+    form.votes.data = row["votes"]
+    form.voters_present.data = row["voters_present"]
+
+
+def _update_household(db, household_id: int, form: EditApplicantForm) -> None:
+    fields = {
+        "head_name": form.head_name.data.strip(), "size": form.size.data, "group_code": form.group_code.data or None,
+        "causes": json.dumps(form.causes.data), "income_per_capita": float(form.income_per_capita.data),
+        "disabled_member": int(form.disabled_member.data), "single_child": int(form.single_child.data),
+        "all_daughters": int(form.all_daughters.data), "applied_on": form.applied_on.data.isoformat(),
+    }
+    if form.id_number.data:   # an empty field keeps the ID already on file
+        fields["id_hash"] = hash_id(form.id_number.data, id_key())
+        fields["id_masked"] = mask_id(form.id_number.data)
+    db["households"].update(household_id, fields)
+    db.execute("insert into votes (household_id, votes, voters_present) values (?, ?, ?) "
+               "on conflict (household_id) do update set votes = excluded.votes, voters_present = excluded.voters_present",
+               [household_id, form.votes.data, form.voters_present.data])
+
+
+@staff_route("/r/<code>/selection", permission="selection.preview", target="region")
+def selection(code):
+    db = get_db()
+    region = get_region_row(db, code)
+    _require_village(region)
+    campaign = chosen_campaign(db, code)
+    if campaign is None:
+        abort(404)
+    names = {r["id"]: r for r in db.query(
+        "select h.id, h.head_name, h.size, v.votes, v.voters_present, "
+        "h.disabled_member + h.single_child + h.all_daughters as priority_count, h.income_per_capita, h.applied_on "
+        "from households h join votes v on v.household_id = h.id where h.campaign_id = ? and h.village_code = ?",
+        [campaign["id"], code])}
+    try:
+        result = village_selection(db, campaign["id"], code)
+    except rules.QuotaError as error:
+        result, problem = None, str(error)
+    else:
+        problem = None
+    return render_template("staff/selection.html", region=region, crumbs=ancestors(db, code), campaign=campaign,
+                           result=result, problem=problem, names=names,
+                           quota=get_quota(db, campaign["id"], code), ranking_rule=rules.RANKING_RULE_TEXT)

@@ -1,0 +1,135 @@
+"""The console's overview pages: the dashboard and the staff view of a region."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import abort, g, render_template, request
+from flask_login import current_user
+
+from .. import clock, rules
+from ..accounts import PUBLISHER
+from ..campaigns import get_campaign, get_quota
+from ..db import get_db
+from ..lists import lists_where
+from ..publishing import lower_lists
+from ..regions import ancestors, get_region_row
+from . import bp, staff_route
+
+
+def campaigns_of(db, region_code: str) -> list[dict]:
+    return list(db.query("select id, name from campaigns where county_code = ? order by id desc",
+                         [region_code[:6]]))
+
+
+def chosen_campaign(db, region_code: str) -> dict | None:
+    """The campaign named by ?campaign=, else the county's latest; 404 for one of another county."""
+    raw = request.args.get("campaign", "")
+    if raw:
+        if not raw.isdigit():
+            abort(404)
+        campaign = get_campaign(db, int(raw))
+        if campaign is None or campaign["county_code"] != region_code[:6]:
+            abort(404)
+        return campaign
+    latest = campaigns_of(db, region_code)
+    return get_campaign(db, latest[0]["id"]) if latest else None
+
+
+def quota_use(db, campaign_id: int, region_code: str) -> list[dict]:
+    """Villages under a region: quota and persons on their current 识别纳入 list."""
+    return list(db.query(
+        """
+        select r.code, r.name, q.persons as quota,
+               (select coalesce(sum(e.size), 0) from lists l
+                  join list_entries e on e.list_id = l.id and e.version = l.current_version
+                 where l.region_code = r.code and l.campaign_id = q.campaign_id and l.kind = 'identify') as used,
+               (select count(*) from lists l where l.region_code = r.code and l.campaign_id = q.campaign_id
+                   and l.kind = 'identify') as listed
+        from regions r join quotas q on q.region_code = r.code and q.campaign_id = ?
+        where r.level = 'village' and r.code like ? order by r.code
+        """,
+        [campaign_id, region_code + "%"],
+    ))
+
+
+def readiness(db, campaign: dict, region: dict) -> dict:
+    """Whether this region's 识别纳入 list can be published now: its own list, and the level below."""
+    own = next(db.query("select id from lists where campaign_id = ? and region_code = ? and kind = 'identify'",
+                        [campaign["id"], region["code"]]), None)
+    levels = [step["level"] for step in campaign["chain"]]
+    if region["level"] not in levels:
+        return {"own": own, "lower": [], "in_chain": False, "ready": False}
+    below = rules.lower_level(campaign["chain"], region["level"])
+    today = clock.today()
+    lower = []
+    for name, row in (lower_lists(db, campaign, region, "identify", below) if below else []):
+        closed = row is not None and dt.date.fromisoformat(row["window_end"]) < today
+        lower.append({"name": name, "list_id": row["id"] if row else None, "closed": closed})
+    ready = own is None and all(x["closed"] for x in lower) and (below is None or bool(lower))
+    return {"own": own, "lower": lower, "in_chain": True, "ready": ready}
+
+
+@staff_route("/", permission="console.view")
+def dashboard():
+    db = get_db()
+    region = get_region_row(db, current_user.region_code)
+    campaign = chosen_campaign(db, region["code"])
+    prefix = region["code"] + "%"
+    today = clock.today().isoformat()
+    return render_template(
+        "staff/dashboard.html",
+        region=region,
+        crumbs=ancestors(db, region["code"]),
+        campaign=campaign,
+        campaigns=campaigns_of(db, region["code"]),
+        open_lists=lists_where("l.region_code like ? and v.window_start <= ? and v.window_end >= ?",
+                               [prefix, today, today], order="v.window_end, l.id"),
+        waiting=_waiting_for_me(db, campaign, region),
+        villages=quota_use(db, campaign["id"], region["code"]) if campaign else [],
+    )
+
+
+def _waiting_for_me(db, campaign, region) -> list[dict]:
+    """Regions in the user's jurisdiction at the level the user publishes, with their readiness."""
+    if campaign is None:
+        return []
+    level = next((lv for lv, role in PUBLISHER.items() if role == current_user.role), None)
+    if level is None:
+        return []
+    rows = db.query("select * from regions where level = ? and code like ? order by code",
+                    [level, region["code"] + "%"])
+    return [{"region": r, **readiness(db, campaign, r)} for r in rows]
+
+
+@staff_route("/r/<code>", permission="console.view", target="region")
+def region(code):
+    db = get_db()
+    region = get_region_row(db, code)
+    campaign = chosen_campaign(db, code)
+    applicants = []
+    if campaign and region["level"] == "village":
+        applicants = list(db.query(
+            """
+            select h.id, h.head_name, h.size, h.id_masked, v.votes, v.voters_present, h.applied_on,
+                   coalesce(gr.name, '') as group_name
+            from households h left join votes v on v.household_id = h.id
+            left join regions gr on gr.code = h.group_code
+            where h.campaign_id = ? and h.village_code = ? order by v.votes desc, h.id
+            """,
+            [campaign["id"], code]))
+    return render_template(
+        "staff/region.html",
+        region=region,
+        crumbs=ancestors(db, code),
+        campaign=campaign,
+        campaigns=campaigns_of(db, code),
+        quota=get_quota(db, campaign["id"], code) if campaign else None,
+        children=list(db.query("select code, name, level from regions where parent_code = ? order by code", [code])),
+        villages=quota_use(db, campaign["id"], code) if campaign and region["level"] != "group" else [],
+        lists=lists_where("l.region_code = ?", [code], order="l.id desc"),
+        applicants=applicants,
+        readiness=readiness(db, campaign, region) if campaign and region["level"] in rules.LIST_LEVELS else None,
+        can=lambda permission, level=region["level"]: current_user.can(permission, code, level),
+        target_level=g.target_level,
+    )

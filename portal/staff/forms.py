@@ -1,0 +1,84 @@
+"""Console forms: one FlaskForm class per action, with their own validation."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from wtforms import (BooleanField, DateField, DecimalField, IntegerField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField, ValidationError, widgets)
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+
+from .. import rules
+from ..accounts import MIN_PASSWORD, ROLES
+from ..privacy import id_number_problem
+
+
+class CheckboxesField(SelectMultipleField):
+    widget = widgets.ListWidget(prefix_label=False)
+    option_widget = widgets.CheckboxInput()
+
+
+class EditApplicantForm(FlaskForm):
+    head_name = StringField("户主姓名", validators=[DataRequired("请填写户主姓名。"), Length(max=20)])
+    id_number = StringField("户主身份证号（可不填；只保存加密摘要和隐去中间的号码）", validators=[Optional(), Length(max=30)])
+    size = IntegerField("家庭人口", validators=[InputRequired("请填写家庭人口。"), NumberRange(1, 30, "家庭人口应在 1 到 30 之间。")])
+    group_code = SelectField("村民小组", choices=[], validate_choice=True)
+    causes = CheckboxesField("致贫原因（可多选）", choices=[(k, v[0]) for k, v in rules.CAUSES.items()])
+    income_per_capita = DecimalField("家庭人均纯收入（元）", places=0,
+                                     validators=[InputRequired("请填写人均纯收入。"), NumberRange(0, 1_000_000, "收入不能为负数。")])
+    disabled_member = BooleanField("家中有残疾人")
+    single_child = BooleanField("独生子女户")
+    all_daughters = BooleanField("纯女户")
+    applied_on = DateField("申请日期", validators=[InputRequired("请填写申请日期。")])
+    votes = IntegerField("得票数", validators=[InputRequired("请填写得票数。"), NumberRange(0, 10_000, "得票数不能为负数。")])
+    voters_present = IntegerField("参评人数", validators=[InputRequired("请填写参评人数。"), NumberRange(1, 10_000, "参评人数至少 1 人。")])
+
+    def validate_id_number(self, field):
+        if field.data and (problem := id_number_problem(field.data)):
+            raise ValidationError(problem)
+
+    def validate_votes(self, field):
+        if field.data is not None and self.voters_present.data is not None and field.data > self.voters_present.data:
+            raise ValidationError("得票数不能多于参评人数。")
+
+
+class PublishListForm(FlaskForm):
+    kind = SelectField("名单类型", choices=[("identify", "识别纳入")], default="identify")
+    start = DateField("公示开始日期（从这天 0 时起）", validators=[InputRequired("请选择公示开始日期。")])
+
+
+class AmendListForm(FlaskForm):
+    households = SelectMultipleField("名单上的农户", coerce=int, choices=[], validate_choice=True,
+                                     widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput())
+    note = TextAreaField("修改说明（必填，会公开显示；不要写农户全名）",
+                         validators=[DataRequired("修改名单必须填写修改说明。"), Length(max=500)])
+    start = DateField("新增（递补）农户的公示开始日期（新版本重新公示满本级天数）", validators=[Optional()])
+
+
+class UploadPhotoForm(FlaskForm):
+    photo = FileField("张榜照片（JPEG 或 PNG，不超过 10 MB）", validators=[FileRequired("请选择照片文件。")])
+
+
+class NewUserForm(FlaskForm):
+    username = StringField("用户名（登录用，不能有空格）", validators=[DataRequired("请填写用户名。"), Length(max=40)])
+    display_name = StringField("姓名", validators=[DataRequired("请填写姓名。"), Length(max=40)])
+    role = SelectField("角色", choices=list(ROLES.items()))
+    region_code = SelectField("所属区划", choices=[], validate_choice=True)
+    password = StringField(f"初始密码（至少 {MIN_PASSWORD} 位，请当面告知本人）",
+                           validators=[DataRequired("请设置初始密码。"), Length(min=MIN_PASSWORD, max=200, message=f"密码至少要 {MIN_PASSWORD} 位。")])
+
+
+class DeactivateUserForm(FlaskForm):
+    pass
+
+
+class NewCampaignForm(FlaskForm):
+    name = StringField("批次名称（如：2027年扶贫对象动态调整）", validators=[DataRequired("请填写批次名称。"), Length(max=60)])
+    reference_date = DateField("标准时点", validators=[InputRequired("请填写标准时点。")])
+    income_line = IntegerField("扶贫标准（元/人·年）", validators=[InputRequired("请填写扶贫标准。"), NumberRange(1, 100_000)])
+    village_days = IntegerField("村级初选公示天数", default=7, validators=[InputRequired(), NumberRange(1, 60)])
+    township_days = IntegerField("乡镇审核公示天数", default=7, validators=[InputRequired(), NumberRange(1, 60)])
+    county_days = IntegerField("县级审定公告天数", default=15, validators=[InputRequired(), NumberRange(1, 60)])
+    dibao_included = BooleanField("低保户纳入识别范围", default=True)
+    wubao_excluded = BooleanField("五保户不纳入", default=True)
+    stop_at_first_misfit = BooleanField("按排名遇到放不下的农户即停止（不勾选则跳过它继续往下选）")

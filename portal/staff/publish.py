@@ -1,0 +1,181 @@
+"""Publishing and amending lists from the console, the board print with full names, board photos."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask_login import current_user
+
+from .. import audit, clock, rules
+from ..campaigns import id_key, now_text, village_selection
+from ..db import get_db, write_transaction
+from ..lists import list_context, qr_svg
+from ..publishing import PublishError, amend_list, publish_list
+from ..regions import ancestors, get_region_row
+from . import staff_route
+from .console import chosen_campaign, readiness
+from .forms import AmendListForm, PublishListForm, UploadPhotoForm
+
+PHOTO_LIMIT = 10 * 1024 * 1024
+PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
+
+
+def version_record(db, list_id: int) -> dict:
+    """What the audit log keeps of a list's current version."""
+    return next(db.query(
+        "select l.id as list_id, l.region_code, l.level, l.kind, v.version, v.window_start, v.window_end, "
+        "v.change_note, v.content_hash, (select count(*) from list_entries e where e.list_id = l.id "
+        "and e.version = v.version) as households from lists l join list_versions v on v.list_id = l.id "
+        "and v.version = l.current_version where l.id = ?", [list_id]))
+
+
+@staff_route("/r/<code>/publish", permission="lists.publish", target="region", methods=("GET", "POST"))
+def publish(code):
+    db = get_db()
+    region = get_region_row(db, code)
+    campaign = chosen_campaign(db, code)
+    if campaign is None or region["level"] not in rules.LIST_LEVELS:
+        abort(404)
+    form = PublishListForm()
+    if not form.is_submitted():
+        form.start.data = clock.today()
+    problem = None
+    if form.validate_on_submit():
+        try:
+            with write_transaction(db):
+                list_id = publish_list(db, campaign_id=campaign["id"], region_code=code, kind=form.kind.data,
+                                       start=form.start.data, today=clock.today(), key=id_key())
+                audit.record(db, actor=current_user.username, role=current_user.role, action="list.publish",
+                             object_type="list", object_id=list_id, region_code=code, after=version_record(db, list_id))
+        except (PublishError, rules.QuotaError) as error:
+            problem = str(error)
+        else:
+            flash("名单已发布，公示期按设定的日期自动开始和结束。请打印张贴版，张贴后上传照片留存。")
+            return redirect(url_for("staff.list_view", list_id=list_id))
+    preview = None
+    if region["level"] == "village":
+        try:
+            preview = village_selection(db, campaign["id"], code)
+        except rules.QuotaError as error:
+            problem = problem or str(error)
+    step = next((s for s in campaign["chain"] if s["level"] == region["level"]), None)
+    return render_template("staff/publish.html", form=form, region=region, crumbs=ancestors(db, code),
+                           campaign=campaign, preview=preview, step=step, problem=problem,
+                           readiness=readiness(db, campaign, region)), 400 if (problem or form.errors) else 200
+
+
+@staff_route("/lists/<id:list_id>", permission="lists.view", target="list")
+def list_view(list_id):
+    db = get_db()
+    ctx = list_context(list_id, name_policy="full")
+    photos = list(db.query("select * from board_photos where list_id = ? order by id", [list_id]))
+    return render_template("staff/list.html", photos=photos, upload=UploadPhotoForm(),
+                           can_amend=current_user.can("lists.publish", g.target_region, g.target_level),
+                           can_record=current_user.can("lists.record", g.target_region, g.target_level),
+                           history=audit.entries_for(db, "list", list_id), **ctx)
+
+
+@staff_route("/lists/<id:list_id>/amend", permission="lists.publish", target="list", methods=("GET", "POST"))
+def amend(list_id):
+    db = get_db()
+    ctx = list_context(list_id, name_policy="full")
+    lst = ctx["lst"]
+    current = [r["household_id"] for r in db.query(
+        "select household_id from list_entries where list_id = ? and version = ? order by position",
+        [list_id, lst["version"]])]
+    candidates = _candidates(db, lst, current)
+    form = AmendListForm()
+    form.households.choices = candidates
+    if not form.is_submitted():
+        form.households.data = current
+        form.start.data = clock.today()
+    problem = None
+    if form.validate_on_submit():
+        chosen = [hid for hid, _ in candidates if hid in set(form.households.data)]
+        added = {hid: "递补" for hid in chosen if hid not in current}
+        try:
+            with write_transaction(db):
+                before = version_record(db, list_id)
+                amend_list(db, list_id, household_ids=chosen, note=form.note.data, marks=added, key=id_key(),
+                           today=clock.today(), start=form.start.data)
+                audit.record(db, actor=current_user.username, role=current_user.role, action="list.amend",
+                             object_type="list", object_id=list_id, region_code=lst["region_code"],
+                             before=before, after=version_record(db, list_id))
+        except (PublishError, rules.QuotaError) as error:
+            problem = str(error)
+        else:
+            flash("已发布新版本；旧版本仍可查看。")
+            return redirect(url_for("staff.list_view", list_id=list_id))
+    return render_template("staff/amend.html", form=form, problem=problem, **ctx), 400 if (problem or form.errors) else 200
+
+
+def _candidates(db, lst: dict, current: list[int]) -> list[tuple[int, str]]:
+    """Households that may be on the list: those on it now, then the others of its area in rank order."""
+    rows = {r["id"]: r for r in db.query(
+        "select h.id, h.head_name, h.size, v.votes, r.name as village from households h "
+        "join votes v on v.household_id = h.id join regions r on r.code = h.village_code "
+        "where h.campaign_id = ? and h.village_code like ? order by v.votes desc, h.id",
+        [lst["campaign_id"], lst["region_code"] + "%"])}
+    label = lambda r: f"{r['village']} {r['head_name']}（{r['size']} 人，{r['votes']} 票）"  # noqa: E731
+    return [(hid, label(rows[hid])) for hid in current if hid in rows] + \
+           [(hid, label(r)) for hid, r in rows.items() if hid not in set(current)]
+
+
+@staff_route("/lists/<id:list_id>/board", "/lists/<id:list_id>/v<id:version>/board",
+             permission="lists.view", target="list")
+def board(list_id, version=None):
+    ctx = list_context(list_id, version, name_policy="full")
+    return render_template("lists/print.html", qr_svg=qr_svg(ctx["version_url"]), board=True, **ctx)
+
+
+@staff_route("/lists/<id:list_id>/photos", permission="lists.record", target="list", methods=("POST",))
+def upload_photo(list_id):
+    db = get_db()
+    form = UploadPhotoForm()
+    if not form.validate_on_submit():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+        return redirect(url_for("staff.list_view", list_id=list_id)), 303
+    data = form.photo.data.read(PHOTO_LIMIT + 1)
+    kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
+    if len(data) > PHOTO_LIMIT:
+        flash("照片超过 10 MB，请压缩后再上传。")
+    elif kind is None:
+        flash("只能上传 JPEG 或 PNG 照片（按文件内容判断，不看扩展名）。")
+    else:
+        _store_photo(db, list_id, data, *kind)
+        flash("照片已上传，作为张榜留存记录。")
+    return redirect(url_for("staff.list_view", list_id=list_id)), 303
+
+
+def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> None:
+    digest = hashlib.sha256(data).hexdigest()
+    folder = Path(current_app.config["EVIDENCE_DIR"]) / "boards"
+    folder.mkdir(parents=True, exist_ok=True)
+    stored = f"{list_id}-{digest[:32]}.{ext}"
+    path = folder / stored
+    lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]))
+    with write_transaction(db):
+        if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
+            return
+        photo_id = db["board_photos"].insert({
+            "list_id": list_id, "version": lst["current_version"], "stored_name": stored,
+            "content_type": content_type, "size": len(data), "sha256": digest,
+            "uploaded_by": current_user.username, "uploaded_at": now_text(),
+        }).last_pk
+        audit.record(db, actor=current_user.username, role=current_user.role, action="list.photo",
+                     object_type="list", object_id=list_id, region_code=lst["region_code"],
+                     after={"photo_id": photo_id, "sha256": digest, "size": len(data)})
+        tmp = path.with_suffix(".part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+
+
+@staff_route("/photos/<id:photo_id>", permission="lists.view", target="photo")
+def photo(photo_id):
+    row = next(get_db().query("select * from board_photos where id = ?", [photo_id]))
+    path = Path(current_app.config["EVIDENCE_DIR"]) / "boards" / row["stored_name"]
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=row["content_type"], max_age=0)
