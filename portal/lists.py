@@ -105,7 +105,7 @@ def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
     rows = get_db().query(
         """
         select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
-               e.group_name, r.name as village_name
+               e.group_name, e.village_code, r.name as village_name
         from list_entries e join regions r on r.code = e.village_code
         where e.list_id = ? and e.version = ? order by e.position
         """,
@@ -115,6 +115,7 @@ def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
         {
             "position": r["position"],
             "village": r["village_name"],
+            "village_code": r["village_code"],
             "group": r["group_name"],
             "name": mask_name(r["head_name"], name_policy),
             "size": r["size"],
@@ -139,11 +140,13 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         None,
     )
     policy = name_policy or current_app.config["NAME_DISPLAY"]
+    entries = entries_of(list_id, lst["version"], policy)
     return {
         "lst": lst,
         "crumbs": ancestors(db, lst["region_code"]),
         "versions": versions_of(list_id),
-        "entries": entries_of(list_id, lst["version"], policy),
+        "entries": entries,
+        "villages": dict((e["village_code"], e["village"]) for e in entries),
         "quota": quota["persons"] if quota else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",

@@ -16,7 +16,7 @@ import sqlite3
 from . import rules
 from .campaigns import get_campaign, get_quota, now_text, village_selection
 from .db import write_transaction
-from .regions import get_region_row
+from .regions import ancestor_codes, get_region_row
 
 
 class PublishError(ValueError):
@@ -256,10 +256,11 @@ def amend_list(
         lst = next(db.query("select * from lists where id = ?", [list_id]), None)
         if lst is None:
             raise PublishError("名单不存在。")
+        above = ancestor_codes(lst["region_code"])
         upper = next(db.query(
             "select r.name from lists l join regions r on r.code = l.region_code where l.campaign_id = ? "
-            "and l.kind = ? and ? like l.region_code || '%' and l.region_code != ?",
-            [lst["campaign_id"], lst["kind"], lst["region_code"], lst["region_code"]]), None)
+            f"and l.kind = ? and l.region_code in ({','.join('?' for _ in above)})",
+            [lst["campaign_id"], lst["kind"], *above]), None) if above else None
         if upper:
             raise PublishError(f"上一级（{upper['name']}）的名单已经公示，本级名单不能再修改；请在上一级名单上更正。")
         current = next(db.query("select * from list_versions where list_id = ? and version = ?",

@@ -20,6 +20,11 @@ def level_of_code(code: str) -> str | None:
     return LEVEL_BY_LENGTH.get(len(code)) if CODE_RE.match(code or "") else None
 
 
+def ancestor_codes(code: str) -> list[str]:
+    """Codes of the regions above this one (county first): they are prefixes of its code."""
+    return [code[:n] for n in (6, 9, 12) if n < len(code)]
+
+
 def get_region_row(db, code: str) -> dict | None:
     return next(db.query("select * from regions where code = ?", [code]), None)
 
@@ -79,7 +84,8 @@ def children_with_quotas(db, code: str) -> list[dict]:
             select r.code, r.name, r.level,
                    (select q.persons from quotas q
                      where q.region_code = r.code order by q.campaign_id desc limit 1) as quota,
-                   (select count(*) from lists l where l.region_code = r.code) as list_count
+                   (select count(*) from lists l
+                     where l.region_code >= r.code and l.region_code < r.code || ':') as list_count
             from regions r where r.parent_code = ? order by r.code
             """,
             [code],
@@ -111,4 +117,16 @@ def region_page(code):
         quotas=quotas_of(db, code),
         children=children_with_quotas(db, code),
         lists=lists_where("l.region_code = ?", [code], order="v.window_start desc, l.id desc"),
+        upper_lists=_covering_lists(code),
     )
+
+
+def _covering_lists(code: str) -> list[dict]:
+    """Lists of the township and county above this region, which include its households too."""
+    from .lists import lists_where
+
+    above = ancestor_codes(code)
+    if not above:
+        return []
+    marks = ",".join("?" for _ in above)
+    return lists_where(f"l.region_code in ({marks})", above, order="v.window_start desc, l.id desc")

@@ -52,6 +52,14 @@ def static_url(filename: str) -> str:
     return url_for("static", filename=filename, v=cache[filename])
 
 
+def _demo_since() -> str | None:
+    """When this database holds the demo county, the day it was loaded (for the banner)."""
+    from .db import get_db
+
+    row = next(get_db().query("select value from meta where key = 'demo'"), None)
+    return row["value"] if row else None
+
+
 def init_app(app) -> None:
     app.jinja_env.filters["cn_date"] = cn_date
     app.jinja_env.filters["cn_datetime"] = cn_datetime
@@ -65,6 +73,7 @@ def init_app(app) -> None:
         c = current_app.config
         return {
             "site_name": c["SITE_NAME"],
+            "demo_since": _demo_since(),
             "channels": {
                 "hotline": c["COMPLAINT_HOTLINE"],
                 "email": c["COMPLAINT_EMAIL"],

@@ -15,15 +15,31 @@ def test_township_page_has_breadcrumbs_villages_and_its_list(client, published):
     assert f'href="/lists/{published["township"]}"' in page and "公示中" in page
 
 
-def test_village_page(client, published):
+def test_village_page_shows_its_list_and_the_township_list_covering_it(client, published):
     page = client.get("/r/430811100001").get_data(as_text=True)
-    assert "武陵源区" in page and "索溪峪镇" in page and "下辖村民小组" in page
-    assert f'href="/lists/{published["village_a"]}"' in page and "已结束" in page
+    assert "武陵源区" in page and "索溪峪镇" in page and "村民小组" in page and "一组" in page
+    own = page.split('id="lists-h"')[1].split("</section>")[0]
+    upper = page.split('id="upper-h"')[1].split("</section>")[0]
+    assert f'href="/lists/{published["village_a"]}"' in own and "已结束" in own
+    assert f'href="/lists/{published["township"]}"' in upper and "公示中" in upper
+    assert 'href="/r/430811100001001"' not in page      # groups are named, not linked
+
+
+def test_county_page_counts_lists_of_the_whole_subtree(client, published):
+    page = client.get("/r/430811").get_data(as_text=True)
+    assert "3 份（含下级）" in page
 
 
 def test_region_without_lists_or_quota(client, db, county):
-    page = client.get("/r/430811100001001").get_data(as_text=True)
+    from portal.regions import add_region
+    add_region(db, "430811100003", "高云村", "430811100")
+    page = client.get("/r/430811100003").get_data(as_text=True)
     assert "还没有下达规模指标" in page and "本级还没有公示名单" in page
+
+
+def test_group_page_points_to_the_village_and_upper_lists(client, published):
+    page = client.get("/r/430811100001001").get_data(as_text=True)
+    assert "村民小组不单独下达指标" in page and f'href="/lists/{published["township"]}"' in page
 
 
 @pytest.mark.parametrize("code", ["999999", "43081", "430811x", "4308111000011", "430811100009", "%20", "430811100001001001"])

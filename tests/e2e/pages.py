@@ -15,10 +15,13 @@ HTML_PAGES = {
 }
 # Pages that answer with an error status but must pass the same checks.
 ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]
+# Console pages a person sees before logging in (the console itself is covered by the staff tests).
+STAFF_PAGES = ["/staff/login"]
 # endpoint -> why it is not an HTML page (checked by the journeys or the unit tests).
 DATA_ROUTES = {
     "lists.list_csv": "CSV download (journey test_csv_download)",
     "lists.list_json": "JSON download (tests/test_lists.py)",
     "home.healthz": "health check (tests/test_home.py)",
+    "home.robots": "robots.txt (tests/test_home.py)",
     "static": "static files, weighed with each page",
 }

@@ -20,7 +20,7 @@ def test_villager_finds_their_village_list_and_time_left(live_server, open_conte
     page.get_by_role("link", name="龙尾巴村", exact=True).click()
     assert page.get_by_role("heading", level=1).inner_text() == "龙尾巴村"
     page.screenshot(path=shots / "villager-2-village.png")
-    page.get_by_role("link", name="龙尾巴村初选公示名单（2026年扶贫对象识别）").click()
+    page.get_by_role("link", name="龙尾巴村初选公示名单（演示批次）").click()
     assert page.url.endswith("/lists/8")
     status = page.locator(".window .status").inner_text()
     assert "公示中" in status and "距公示结束还有 2 天" in status and "11月24日24时结束" in status
@@ -52,7 +52,7 @@ def test_csv_download(live_server, open_context, tmp_path):
     with page.expect_download() as info:
         page.get_by_role("link", name="下载表格（CSV）").click()
     download = info.value
-    assert download.suggested_filename == "list-1-v2.csv"
+    assert download.suggested_filename == "双星村-初选公示名单-第2版.csv"
     text = open(download.path(), encoding="utf-8").read()
     assert text.startswith("\ufeff序号,村,村民小组,户主")
     rows = list(csv.DictReader(io.StringIO(text.lstrip("\ufeff"))))

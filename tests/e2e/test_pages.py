@@ -7,9 +7,9 @@ import pytest
 from portal import create_app
 
 from .checks import axe_violations, vnu_errors, weigh
-from .pages import DATA_ROUTES, ERROR_PAGES, HTML_PAGES
+from .pages import DATA_ROUTES, ERROR_PAGES, HTML_PAGES, STAFF_PAGES
 
-ALL_PAGES = [p for paths in HTML_PAGES.values() for p in paths] + ERROR_PAGES
+ALL_PAGES = [p for paths in HTML_PAGES.values() for p in paths] + ERROR_PAGES + STAFF_PAGES
 
 
 def test_every_public_route_has_checks(tmp_path):
