@@ -90,3 +90,55 @@ def published(db, county):
     t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None,
                      key=ID_KEY)
     return {"village_a": a, "village_b": b, "township": t, **county}
+
+
+PASSWORD = "correct horse battery"
+ROLE_USERS = {
+    "county_admin": ("admin", "430811"),
+    "township_reviewer": ("reviewer", "430811100"),
+    "village_clerk": ("clerk", "430811100001"),
+    "investigator": ("investigator", "430811100"),
+}
+
+
+@pytest.fixture
+def staff(app, db, published):
+    """Users of every role inside 索溪峪镇/双星村, plus a second township and a second county
+    (each with a published list, a household and a user) that lie outside their jurisdiction."""
+    from portal.accounts import create_user
+    from portal.publishing import publish_list
+
+    app.config["WTF_CSRF_ENABLED"] = False
+    for role, (name, region) in ROLE_USERS.items():
+        create_user(db, username=name, display_name=name, role=role, region_code=region, password=PASSWORD,
+                    actor="test", actor_role="cli")
+    c = published["campaign"]
+    add_region(db, "430811200", "协合乡", "430811")
+    add_region(db, "430811200001", "龙尾巴村", "430811200")
+    set_quota(db, c, "430811200", 20)
+    set_quota(db, c, "430811200001", 8)
+    other_household = add_household(db, campaign_id=c, village_code="430811200001", head_name="卓世平", size=3,
+                                     applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30)
+    other_list = publish_list(db, campaign_id=c, region_code="430811200001", kind="identify",
+                              start=TODAY, today=TODAY, key=ID_KEY)
+    add_region(db, "511022", "青川县")
+    add_region(db, "511022100", "茶坝乡", "511022")
+    add_region(db, "511022100001", "炉场村", "511022100")
+    far = create_campaign(db, county_code="511022", name="青川批次", reference_date=dt.date(2025, 12, 31),
+                          income_line=2736)
+    set_quota(db, far, "511022", 100)
+    set_quota(db, far, "511022100", 95)
+    set_quota(db, far, "511022100001", 95)
+    far_household = add_household(db, campaign_id=far, village_code="511022100001", head_name="何德胜", size=2,
+                                   applied_on=dt.date(2026, 3, 1), votes=30, voters_present=40)
+    far_list = publish_list(db, campaign_id=far, region_code="511022100001", kind="identify",
+                            start=TODAY, today=TODAY, key=ID_KEY)
+    far_user = create_user(db, username="farclerk", display_name="far", role="village_clerk",
+                           region_code="511022100001", password=PASSWORD, actor="test", actor_role="cli")
+    near_user = next(db.query("select id from users where username = 'clerk'"))["id"]
+    return {**published, "other_household": other_household, "other_list": other_list,
+            "far_household": far_household, "far_list": far_list, "far_user": far_user, "near_user": near_user}
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/staff/login", data={"username": username, "password": password})

@@ -14,7 +14,7 @@ from ..db import get_db, write_transaction
 from ..regions import ancestors, get_region_row
 from . import staff_route
 from .console import chosen_campaign
-from .forms import DeactivateUserForm, NewCampaignForm, NewUserForm
+from .forms import DeactivateUserForm, NewCampaignForm, NewUserForm, choices
 
 LEVEL_LABELS = {"county": "县", "township": "乡镇", "village": "村"}
 
@@ -32,9 +32,10 @@ def users():
 def new_user():
     db = get_db()
     form = NewUserForm()
-    form.region_code.choices = [(r["code"], "　" * ("county township village".split().index(r["level"])) + r["name"])
-                                for r in db.query("select code, name, level from regions where code like ? and "
-                                                  "level != 'group' order by code", [current_user.region_code + "%"])]
+    form.region_code.choices = choices(
+        (r["code"], "　" * ("county township village".split().index(r["level"])) + r["name"])
+        for r in db.query("select code, name, level from regions where code like ? and level != 'group' order by code",
+                          [current_user.region_code + "%"]))
     submitted_region = request.form.get("region_code", "")
     if form.is_submitted() and submitted_region and not current_user.can("admin.users", submitted_region):
         abort(403)   # a form posted for a region outside the admin's county

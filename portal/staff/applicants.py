@@ -16,7 +16,7 @@ from ..privacy import hash_id, mask_id
 from ..regions import ancestors, get_region_row
 from . import staff_route
 from .console import chosen_campaign
-from .forms import EditApplicantForm
+from .forms import EditApplicantForm, choices
 
 DUPLICATE_ID = "这个身份证号已经登记在本批次的另一户（可能是拆户或空挂户），不能重复登记。"
 
@@ -31,9 +31,9 @@ def household_snapshot(db, household_id: int) -> dict:
     return row
 
 
-def _group_choices(db, village_code: str) -> list[tuple[str, str]]:
-    return [("", "（不分组）")] + [(r["code"], r["name"]) for r in db.query(
-        "select code, name from regions where parent_code = ? order by code", [village_code])]
+def _group_choices(db, village_code: str) -> list:
+    return choices([("", "（不分组）")] + [(r["code"], r["name"]) for r in db.query(
+        "select code, name from regions where parent_code = ? order by code", [village_code])])
 
 
 def _require_village(region: dict) -> None:

@@ -6,11 +6,17 @@ from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, DecimalField, IntegerField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, ValidationError, widgets)
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from .. import rules
 from ..accounts import MIN_PASSWORD, ROLES
 from ..privacy import id_number_problem
+
+
+def choices(pairs) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms 3.3+ wants them."""
+    return [SelectChoice(value, label) for value, label in pairs]
 
 
 class CheckboxesField(SelectMultipleField):
@@ -23,7 +29,7 @@ class EditApplicantForm(FlaskForm):
     id_number = StringField("户主身份证号（可不填；只保存加密摘要和隐去中间的号码）", validators=[Optional(), Length(max=30)])
     size = IntegerField("家庭人口", validators=[InputRequired("请填写家庭人口。"), NumberRange(1, 30, "家庭人口应在 1 到 30 之间。")])
     group_code = SelectField("村民小组", choices=[], validate_choice=True)
-    causes = CheckboxesField("致贫原因（可多选）", choices=[(k, v[0]) for k, v in rules.CAUSES.items()])
+    causes = CheckboxesField("致贫原因（可多选）", choices=choices((k, v[0]) for k, v in rules.CAUSES.items()))
     income_per_capita = DecimalField("家庭人均纯收入（元）", places=0,
                                      validators=[InputRequired("请填写人均纯收入。"), NumberRange(0, 1_000_000, "收入不能为负数。")])
     disabled_member = BooleanField("家中有残疾人")
@@ -43,7 +49,7 @@ class EditApplicantForm(FlaskForm):
 
 
 class PublishListForm(FlaskForm):
-    kind = SelectField("名单类型", choices=[("identify", "识别纳入")], default="identify")
+    kind = SelectField("名单类型", choices=choices([("identify", "识别纳入")]), default="identify")
     start = DateField("公示开始日期（从这天 0 时起）", validators=[InputRequired("请选择公示开始日期。")])
 
 
@@ -62,7 +68,7 @@ class UploadPhotoForm(FlaskForm):
 class NewUserForm(FlaskForm):
     username = StringField("用户名（登录用，不能有空格）", validators=[DataRequired("请填写用户名。"), Length(max=40)])
     display_name = StringField("姓名", validators=[DataRequired("请填写姓名。"), Length(max=40)])
-    role = SelectField("角色", choices=list(ROLES.items()))
+    role = SelectField("角色", choices=choices(ROLES.items()))
     region_code = SelectField("所属区划", choices=[], validate_choice=True)
     password = StringField(f"初始密码（至少 {MIN_PASSWORD} 位，请当面告知本人）",
                            validators=[DataRequired("请设置初始密码。"), Length(min=MIN_PASSWORD, max=200, message=f"密码至少要 {MIN_PASSWORD} 位。")])

@@ -16,7 +16,7 @@ from ..publishing import PublishError, amend_list, publish_list
 from ..regions import ancestors, get_region_row
 from . import staff_route
 from .console import chosen_campaign, readiness
-from .forms import AmendListForm, PublishListForm, UploadPhotoForm
+from .forms import AmendListForm, PublishListForm, UploadPhotoForm, choices
 
 PHOTO_LIMIT = 10 * 1024 * 1024
 PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
@@ -87,7 +87,7 @@ def amend(list_id):
         [list_id, lst["version"]])]
     candidates = _candidates(db, lst, current)
     form = AmendListForm()
-    form.households.choices = candidates
+    form.households.choices = choices(candidates)
     if not form.is_submitted():
         form.households.data = current
         form.start.data = clock.today()

@@ -1,0 +1,121 @@
+"""Every console route × every role × a target inside and outside the user's jurisdiction.
+
+The routes come from the app's URL map, so a new console route is covered the day it is added;
+what each role may do is written out here independently of portal/accounts.py.
+"""
+
+from pathlib import Path
+
+import pytest
+from flask import url_for
+
+from .conftest import ROLE_USERS, login
+
+ALL = set(ROLE_USERS)
+# permission -> roles allowed on a target inside their jurisdiction (village-level targets,
+# except where INSIDE says otherwise).
+EXPECTED = {
+    "console.view": ALL,
+    "lists.view": ALL,
+    "applicants.edit": {"village_clerk"},
+    "selection.preview": {"village_clerk", "township_reviewer", "county_admin"},
+    "lists.publish": {"village_clerk"},          # a village list is the village clerk's
+    "lists.record": {"village_clerk"},
+    "admin.users": {"county_admin"},
+    "admin.quotas": {"county_admin"},
+    "admin.campaigns": {"county_admin"},
+}
+# Console routes that need no jurisdiction check: they act on the logged-in user only.
+OWN_ACCOUNT = {"accounts.login", "accounts.logout", "accounts.password"}
+
+
+def _photo(db, app, list_id, name):
+    folder = Path(app.config["EVIDENCE_DIR"]) / "boards"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
+    return db["board_photos"].insert({"list_id": list_id, "version": 1, "stored_name": name, "content_type": "image/png",
+                                      "size": 28, "sha256": "x", "uploaded_by": "t",
+                                      "uploaded_at": "2026-11-23T02:00:00+00:00"}).last_pk
+
+
+@pytest.fixture
+def targets(app, db, staff):
+    inside = {"code": "430811100001", "list_id": staff["village_a"],
+              "household_id": staff["households"]["张建国"], "user_id": staff["near_user"],
+              "photo_id": _photo(db, app, staff["village_a"], "in.png")}
+    outside_county = {"code": "511022100001", "list_id": staff["far_list"], "household_id": staff["far_household"],
+                      "user_id": staff["far_user"], "photo_id": _photo(db, app, staff["far_list"], "far.png")}
+    outside_township = {"code": "430811200001", "list_id": staff["other_list"],
+                        "household_id": staff["other_household"], "user_id": staff["far_user"],
+                        "photo_id": _photo(db, app, staff["other_list"], "other.png")}
+    return inside, outside_county, outside_township
+
+
+def staff_rules(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/staff"):
+            view = app.view_functions[rule.endpoint]
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, view, method
+
+
+def build(app, rule, values, version=1):
+    args = {arg: (version if arg == "version" else values[arg]) for arg in rule.arguments}
+    if rule.endpoint == "staff.quotas":
+        args["code"] = values["code"][:9]     # quotas are split at township (or county) level
+    with app.test_request_context():
+        return url_for(rule.endpoint, **args)
+
+
+def test_every_console_route_declares_a_permission(app):
+    for rule, view, _ in staff_rules(app):
+        assert hasattr(view, "permission") or rule.endpoint in OWN_ACCOUNT, f"{rule.rule} has no permission"
+        if hasattr(view, "permission"):
+            assert view.permission in EXPECTED, f"{rule.rule}: add {view.permission} to EXPECTED"
+
+
+def test_every_console_route_needs_a_login(app, client, targets):
+    inside, _, _ = targets
+    for rule, view, method in staff_rules(app):
+        if rule.endpoint in OWN_ACCOUNT:
+            continue
+        resp = client.open(build(app, rule, inside), method=method)
+        assert resp.status_code == 302 and "/staff/login" in resp.headers["Location"], rule.rule
+
+
+@pytest.mark.parametrize("role", sorted(ROLE_USERS))
+def test_matrix(app, role, targets):
+    inside, outside_county, outside_township = targets
+    client = app.test_client()
+    assert login(client, ROLE_USERS[role][0]).status_code == 302
+    checked = 0
+    for rule, view, method in staff_rules(app):
+        if rule.endpoint in OWN_ACCOUNT:
+            continue
+        permitted = role in EXPECTED[view.permission]
+        inside_resp = client.open(build(app, rule, inside), method=method)
+        if permitted:
+            assert inside_resp.status_code != 403, f"{role} refused inside: {method} {rule.rule}"
+            assert inside_resp.status_code < 500, f"{method} {rule.rule}: {inside_resp.status_code}"
+        else:
+            assert inside_resp.status_code == 403, f"{role} allowed inside: {method} {rule.rule}"
+        if view.target != "none":
+            for outside in (outside_county, outside_township) if role != "county_admin" else (outside_county,):
+                resp = client.open(build(app, rule, outside), method=method)
+                assert resp.status_code == 403, f"{role} allowed outside: {method} {build(app, rule, outside)}"
+                assert "没有权限" in resp.get_data(as_text=True)
+        checked += 1
+    assert checked >= 18
+
+
+def test_township_and_county_lists_are_published_by_their_own_level(app, staff):
+    expected = {"430811100": "reviewer", "430811": "admin"}
+    for code, publisher in expected.items():
+        for role, (name, _) in ROLE_USERS.items():
+            client = app.test_client()
+            login(client, name)
+            status = client.get(f"/staff/r/{code}/publish").status_code
+            if name == publisher:
+                assert status == 200, (name, code)
+            else:
+                assert status == 403, (name, code)
