@@ -6,7 +6,7 @@ import pytest
 
 from portal import create_app
 from portal.campaigns import add_household, create_campaign, set_quota
-from portal.db import get_db
+from portal.db import connect
 from portal.regions import add_region
 
 # Monday 2026-11-23, 10:00 in Asia/Shanghai.
@@ -18,6 +18,7 @@ ID_KEY = b"test-key"
 @pytest.fixture
 def app(tmp_path):
     app = create_app({"INSTANCE_PATH": str(tmp_path / "instance"), "LOAD_DEMO": False, "NOW": NOW,
+                      "ID_HASH_KEY": ID_KEY.decode(),
                       "TESTING": True, "PUBLIC_URL": "https://gongshi.example.cn"})
     yield app
 
@@ -34,8 +35,11 @@ def runner(app):
 
 @pytest.fixture
 def db(app):
-    with app.app_context():
-        yield get_db()
+    """A connection of the test's own: no app context is held open, so each request gets a fresh
+    one (and a fresh ``g``), as in production."""
+    conn = connect(app.config["DATABASE"])
+    yield conn
+    conn.close()
 
 
 @pytest.fixture
@@ -142,3 +146,13 @@ def staff(app, db, published):
 
 def login(client, username, password=PASSWORD):
     return client.post("/staff/login", data={"username": username, "password": password})
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashing(monkeypatch):
+    """argon2 with its production cost makes every login take ~50 ms; tests use a cheap setting
+    (verification reads the parameters from each hash, so the code paths are the same)."""
+    from argon2 import PasswordHasher
+
+    from portal import accounts
+    monkeypatch.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
