@@ -29,6 +29,8 @@ COUNTY = "430811"
 # 索溪峪镇 and 天子山镇 have finished the village round and published their township lists.
 VILLAGE_STARTS = {"430811100": -20, "430811101": -30, "430811200": -5, "430811201": 2}
 TOWNSHIP_STARTS = {"430811100": -4, "430811101": -22}
+# 中湖村 is still evaluating: its applicants are entered but no list is published yet.
+UNPUBLISHED = {"430811201005"}
 # 双星村's replacement households are publicised from this day, after its first window closed.
 REPLACEMENT_START = -13
 # Villages whose round runs on its own timetable, to show more states at once.
@@ -113,6 +115,8 @@ def _publish_demo_lists(db, campaign_id: int, today: dt.date, key: bytes) -> int
     count = 0
     villages = list(db.query("select code, parent_code from regions where level = 'village' order by code"))
     for v in villages:
+        if v["code"] in UNPUBLISHED:
+            continue
         start = day(VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]]))
         publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify", start=start,
                      today=None, key=key, published_at=_published_at(start))

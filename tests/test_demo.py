@@ -53,7 +53,7 @@ def test_load_demo_reloads_the_demo_with_windows_from_today(demo_app):
     assert "Demo loaded" in result.output
     with demo_app.app_context():
         db = get_db()
-        assert db["lists"].count == 18
+        assert db["lists"].count == 17
         starts = {r["window_start"] for r in db.query("select window_start from list_versions")}
     assert "2026-12-22" in starts            # the not-yet-open villages start two days after "today"
 
@@ -78,4 +78,4 @@ def test_load_demo_refuses_a_database_with_other_data_unless_reset(demo_app):
 def test_second_start_does_not_load_again(demo_app, tmp_path):
     again = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "LOAD_DEMO": True, "NOW": NOW})
     with again.app_context():
-        assert get_db()["lists"].count == 18
+        assert get_db()["lists"].count == 17

@@ -3,6 +3,7 @@ Debian's Chromium driven by Playwright (never `playwright install`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -30,30 +31,52 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def live_server(tmp_path_factory):
-    """Start the portal as a separate process and yield its base URL."""
+@contextlib.contextmanager
+def running_portal(instance: Path, now: str):
+    """Run the portal as a separate process on a free loopback port; yields its base URL."""
     require_tools()
     port = free_port()
-    env = {**os.environ, "PORTAL_INSTANCE": str(tmp_path_factory.mktemp("instance")),
-           "PORTAL_NOW": NOW, "PORTAL_LOAD_DEMO": "true"}
+    env = {**os.environ, "PORTAL_INSTANCE": str(instance), "PORTAL_NOW": now, "PORTAL_LOAD_DEMO": "true"}
     env.pop("PORTAL_DATABASE", None)
     proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "run", "--port", str(port)],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(base + "/healthz", timeout=2)
-            break
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError("portal did not start:\n" + proc.stdout.read().decode(errors="replace"))
-            time.sleep(0.2)
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
+    try:
+        while True:
+            try:
+                urllib.request.urlopen(base + "/healthz", timeout=2)
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    proc.kill()
+                    raise RuntimeError("portal did not start:\n" + proc.stdout.read().decode(errors="replace"))
+                time.sleep(0.2)
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def flask_cli(instance: Path, *args: str, stdin: str = "") -> str:
+    """Run a `flask --app portal` command against an instance folder (as an operator would)."""
+    env = {**os.environ, "PORTAL_INSTANCE": str(instance), "PORTAL_NOW": NOW, "PORTAL_LOAD_DEMO": "true"}
+    result = subprocess.run([sys.executable, "-m", "flask", "--app", "portal", *args], env=env, cwd=ROOT,
+                            input=stdin, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout
+
+
+@pytest.fixture(scope="session")
+def live_instance(tmp_path_factory):
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="session")
+def live_server(live_instance):
+    """The portal with the demo on a temporary database, the clock frozen at NOW."""
+    with running_portal(live_instance, NOW) as base:
+        yield base
 
 
 @pytest.fixture(scope="session")

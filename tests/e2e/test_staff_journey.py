@@ -1,0 +1,136 @@
+"""The staff journey in a real browser, JavaScript off: a county admin creates the township and
+village users; the clerk of 中湖村 enters 20 applicants with votes, previews the selection and
+publishes the village list; with the clock moved past every window of 中湖乡, its reviewer
+publishes the township list."""
+
+from __future__ import annotations
+
+import random
+
+from .conftest import NOW, flask_cli, running_portal
+
+PASSWORD = "a long enough secret"
+LATER = "2026-12-10T09:00:00+08:00"     # every 中湖乡 village window has closed by then
+
+
+def log_in(page, base, username, password=PASSWORD):
+    page.goto(base + "/staff/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    assert page.url.endswith("/staff/"), page.url
+
+
+def test_admin_clerk_and_reviewer_publish_through_the_chain(open_context, shots, tmp_path):
+    instance = tmp_path / "instance"
+    flask_cli(instance, "init-db")
+    flask_cli(instance, "create-user", "wly-admin", "--role", "county_admin", "--region", "430811",
+              "--name", "县扶贫办", stdin=PASSWORD + "\n")
+    rng = random.Random(7)
+
+    with running_portal(instance, NOW) as base:
+        # The county admin creates the township reviewer and the village clerk.
+        admin = open_context(javascript=False).new_page()
+        log_in(admin, base, "wly-admin")
+        for username, name, role, region in [("zh-reviewer", "中湖乡审核员", "township_reviewer", "430811201"),
+                                             ("zhc-clerk", "中湖村文书", "village_clerk", "430811201005")]:
+            admin.goto(base + "/staff/users/new")
+            admin.get_by_label("用户名").fill(username)
+            admin.get_by_label("姓名").fill(name)
+            admin.get_by_label("角色").select_option(role)
+            admin.get_by_label("所属区划").select_option(region)
+            admin.get_by_label("初始密码").fill(PASSWORD)
+            admin.get_by_role("button", name="创建").click()
+            assert "已创建账号" in admin.content()
+        admin.screenshot(path=shots / "staff-1-users.png", full_page=True)
+
+        # The clerk of 中湖村 enters 20 applicants with their votes.
+        clerk = open_context(javascript=False).new_page()
+        log_in(clerk, base, "zhc-clerk")
+        clerk.goto(base + "/staff/r/430811201005/applicants/new")
+        for i in range(20):
+            clerk.get_by_label("户主姓名").fill(f"中湖{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{i:02d}")
+            clerk.get_by_label("家庭人口").fill(str(rng.randint(1, 6)))
+            clerk.check(f"input[value={rng.choice(['capital', 'skills', 'land', 'illness'])}]")
+            clerk.get_by_label("家庭人均纯收入（元）").fill(str(rng.randint(900, 2700)))
+            clerk.get_by_label("得票数").fill(str(40 + i % 7))     # above the demo applicants' votes
+            clerk.get_by_label("参评人数").fill("46")
+            clerk.get_by_role("button", name="保存").click()
+            assert "已录入" in clerk.content(), clerk.content()
+        clerk.screenshot(path=shots / "staff-2-applicant.png", full_page=True)
+        clerk.goto(base + "/staff/r/430811201005/selection")
+        preview = clerk.inner_text("main")
+        assert "入选" in preview and "候补第 1 位" in preview and "中湖甲00" in preview
+        clerk.screenshot(path=shots / "staff-3-selection.png", full_page=True)
+        clerk.goto(base + "/staff/r/430811201005/publish")
+        clerk.get_by_role("button", name="发布").click()
+        assert "名单已发布" in clerk.content()
+        village_list = clerk.url.rsplit("/", 1)[1]
+        clerk.screenshot(path=shots / "staff-4-published.png", full_page=True)
+
+        # Before the windows close, the township cannot publish yet.
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "zh-reviewer")
+        reviewer.goto(base + "/staff/r/430811201/publish")
+        reviewer.get_by_role("button", name="发布").click()
+        assert "现在还不能公示本级名单" in reviewer.content() and "中湖村的公示到" in reviewer.content()
+
+    # Time passes: a new server process on the same database with the clock moved on.
+    with running_portal(instance, LATER) as base:
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "zh-reviewer")
+        assert "可以发布本级名单" in reviewer.content()
+        reviewer.screenshot(path=shots / "staff-5-reviewer-dashboard.png", full_page=True)
+        reviewer.goto(base + "/staff/r/430811201/publish")
+        reviewer.get_by_role("button", name="发布").click()
+        assert "名单已发布" in reviewer.content()
+        township_list = reviewer.url.rsplit("/", 1)[1]
+
+        public = open_context(javascript=False).new_page()
+        public.goto(f"{base}/lists/{township_list}")
+        text = public.inner_text("main")
+        assert "中湖乡审核公示名单" in text and "公示中" in text and "中湖村" in text and "中***0" in text
+        assert "中湖甲00" not in text
+        public.goto(f"{base}/lists/{village_list}")
+        assert "已结束" in public.inner_text("main")
+
+    log = flask_cli(instance, "verify-log")
+    assert "intact" in log
+
+
+STAFF_PAGES = {
+    "county_admin": ["/staff/", "/staff/r/430811", "/staff/users", "/staff/users/new", "/staff/r/430811/quotas",
+                     "/staff/campaigns/new", "/staff/audit", "/staff/lists/16", "/staff/lists/16/board",
+                     "/staff/password"],
+    "village_clerk": ["/staff/", "/staff/r/430811100001", "/staff/r/430811100001/selection", "/staff/lists/1",
+                      "/staff/lists/1/amend", "/staff/r/430811100001/applicants/new"],
+}
+
+
+def test_console_pages_are_valid_and_accessible(live_server, live_instance, open_context, tmp_path):
+    """Console pages meet the public pages' HTML and accessibility bar (weight is not checked:
+    staff work on them in an office, and they are never cached)."""
+    from .checks import axe_violations, vnu_errors
+
+    users = {"county_admin": ("check-admin", "430811"), "village_clerk": ("check-clerk", "430811100001")}
+    files, problems = [], {}
+    for role, (username, region) in users.items():
+        flask_cli(live_instance, "create-user", username, "--role", role, "--region", region, stdin=PASSWORD + "\n")
+        page = open_context().new_page()
+        log_in(page, live_server, username)
+        for path in STAFF_PAGES[role]:
+            resp = page.goto(live_server + path)
+            assert resp.status == 200, path
+            f = tmp_path / f"{role}-{len(files)}.html"
+            f.write_text(resp.text(), encoding="utf-8")     # as served, before axe is injected
+            files.append((path, f))
+            if violations := axe_violations(page):
+                problems[path] = violations
+        # A form sent back with errors must also be valid and accessible.
+        page.goto(live_server + STAFF_PAGES[role][-1 if role == "village_clerk" else 3])
+        page.get_by_role("button").last.click()
+        if violations := axe_violations(page):
+            problems["error form " + role] = violations
+    errors = vnu_errors([f for _, f in files])
+    invalid = {path: errors[f.name] for path, f in files if errors[f.name]}
+    assert problems == {} and invalid == {}
