@@ -36,19 +36,19 @@ def _group_choices(db, village_code: str) -> list:
         "select code, name from regions where parent_code = ? order by code", [village_code])])
 
 
-def _require_village(region: dict) -> None:
-    if region["level"] != "village":
+def village_and_campaign(db, code: str) -> tuple[dict, dict]:
+    """The village the URL names and the campaign chosen for it; 404 for other levels or none."""
+    region = get_region_row(db, code)
+    campaign = chosen_campaign(db, code)
+    if region["level"] != "village" or campaign is None:
         abort(404)
+    return region, campaign
 
 
 @staff_route("/r/<code>/applicants/new", permission="applicants.edit", target="region", methods=("GET", "POST"))
 def new_applicant(code):
     db = get_db()
-    region = get_region_row(db, code)
-    _require_village(region)
-    campaign = chosen_campaign(db, code)
-    if campaign is None:
-        abort(404)
+    region, campaign = village_and_campaign(db, code)
     form = EditApplicantForm()
     form.group_code.choices = _group_choices(db, code)
     if not form.is_submitted():
@@ -133,11 +133,7 @@ def _update_household(db, household_id: int, form: EditApplicantForm) -> None:
 @staff_route("/r/<code>/selection", permission="selection.preview", target="region")
 def selection(code):
     db = get_db()
-    region = get_region_row(db, code)
-    _require_village(region)
-    campaign = chosen_campaign(db, code)
-    if campaign is None:
-        abort(404)
+    region, campaign = village_and_campaign(db, code)
     names = {r["id"]: r for r in db.query(
         "select h.id, h.head_name, h.size, v.votes, v.voters_present, "
         "h.disabled_member + h.single_child + h.all_daughters as priority_count, h.income_per_capita, h.applied_on "
