@@ -37,12 +37,15 @@ DEFAULTS = {
     # Staff sessions end after this much inactivity (the cookie is re-signed on each request).
     "PERMANENT_SESSION_LIFETIME": 30 * 60,
     "SESSION_REFRESH_EACH_REQUEST": True,
+    # ... and at the latest this long after logging in, however active.
+    "SESSION_MAX_AGE": 12 * 3600,
     # Set true behind HTTPS: Secure cookies and HSTS.
     "HTTPS": False,
     # Number of reverse proxies in front whose X-Forwarded-* headers are trusted.
     "PROXY_HOPS": 0,
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
-    "LOGIN_LIMIT_PER_ADDRESS": "30 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "60 per 15 minutes",
+    "RATELIMIT_STRATEGY": "moving-window",
     # Flask-Limiter storage; memory:// counts per worker process. Use redis:// with several workers.
     "RATELIMIT_STORAGE_URI": "memory://",
     "RATELIMIT_HEADERS_ENABLED": False,
@@ -103,7 +106,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import accounts, audit, db, demo, home, lists, regions, security, staff, templating
+    from . import accounts, audit, db, demo, home, importer, lists, regions, security, staff, templating
 
     db.init_app(app)
     security.init_app(app)
@@ -115,12 +118,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     staff.init_app(app)
     app.cli.add_command(demo.load_demo_command)
     app.cli.add_command(audit.verify_log_command)
+    app.cli.add_command(importer.import_command)
 
     for code in (400, 403, 404, 405, 413, 500):
         app.register_error_handler(code, _error_page)
 
-    if not app.config.get("PUBLIC_URL") and not (app.debug or app.testing):
-        app.logger.warning("PORTAL_PUBLIC_URL is not set: QR codes will print whatever host the request named")
     if app.config["LOAD_DEMO"]:
         with app.app_context():
             demo.load_demo_if_empty(db.get_db())

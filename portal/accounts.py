@@ -7,12 +7,15 @@ console route by ``staff.staff_route``.
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 import flask_login
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask_limiter.util import get_remote_address
+from limits import parse as parse_limit
 from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
@@ -49,11 +52,18 @@ ROLE_PERMISSIONS = {
     "lists.view": set(ROLES),
     "applicants.edit": {"village_clerk"},
     "selection.preview": {"village_clerk", "township_reviewer", "county_admin"},
+    "imports.run": {"village_clerk", "township_reviewer", "county_admin"},
     "admin.users": {"county_admin"},
     "admin.quotas": {"county_admin"},
     "admin.campaigns": {"county_admin"},
 }
 LEVEL_PERMISSIONS = {"lists.publish", "lists.record"}
+#: What each role may import (regions and quotas shape the whole county: the county office's job).
+IMPORT_KINDS = {
+    "village_clerk": ("applicants",),
+    "township_reviewer": ("applicants",),
+    "county_admin": ("applicants", "quotas", "regions"),
+}
 MIN_PASSWORD = 10
 
 
@@ -97,6 +107,9 @@ class User(flask_login.UserMixin):
 
 @login_manager.user_loader
 def load_user(token: str):
+    # However active, a session ends SESSION_MAX_AGE seconds after the password was typed.
+    if int(time.time()) - session.get("login_at", 0) > int(current_app.config["SESSION_MAX_AGE"]):
+        return None
     user_id, _, version = token.partition(":")
     if not user_id.isdigit() or not version.isdigit():
         return None
@@ -115,7 +128,7 @@ def check_password_rules(password: str) -> None:
 
 
 def create_user(db, *, username: str, display_name: str, role: str, region_code: str, password: str,
-                actor: str, actor_role: str) -> int:
+                actor: str, actor_role: str, key: bytes | None = None) -> int:
     """Create a staff account (audited; the password is stored only as an argon2 hash)."""
     username = username.strip()
     if not username or len(username) > 40 or any(c.isspace() for c in username):
@@ -138,7 +151,8 @@ def create_user(db, *, username: str, display_name: str, role: str, region_code:
         }).last_pk
         audit.record(db, actor=actor, role=actor_role, action="user.create", object_type="user", object_id=user_id,
                      region_code=region_code,
-                     after={"username": username, "display_name": display_name, "role": role, "region_code": region_code})
+                     after={"username": username, "display_name": display_name, "role": role, "region_code": region_code},
+                     key=key)
     return user_id
 
 
@@ -187,26 +201,34 @@ class ChangePasswordForm(FlaskForm):
     repeat = PasswordField("再输一遍新密码", validators=[EqualTo("new", message="两次输入的新密码不一样。")])
 
 
-def login_key() -> str:
-    """Rate-limit key for one account name (unknown names are limited the same way)."""
-    return "login:" + (request.form.get("username") or "").strip().lower()
+def password_attempt(username: str) -> None:
+    """Count one password attempt for this account name and this address *before* checking it, so
+    parallel guesses cannot slip past the limit; 429 once either limit is used up."""
+    account = parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
+    address = parse_limit(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
+    name = "login:" + username.strip().lower()
+    ok_account = limiter.limiter.hit(account, name)
+    ok_address = limiter.limiter.hit(address, "login-address:" + get_remote_address())
+    if not (ok_account and ok_address):
+        abort(429)
 
 
-def _failed_login(response) -> bool:
-    return response.status_code == 401
+def forget_attempts(username: str) -> None:
+    """A correct password clears the account's count (the address count keeps running)."""
+    limiter.limiter.clear(parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), "login:" + username.strip().lower())
 
 
 @bp.route("/login", methods=["GET", "POST"])
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ADDRESS"], methods=["POST"], deduct_when=_failed_login)
-@limiter.limit(lambda: current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], key_func=login_key, methods=["POST"],
-               deduct_when=_failed_login)
 def login():
     form = LoginForm()
     if form.validate_on_submit():
+        password_attempt(form.username.data)
         row = verify_login(get_db(), form.username.data, form.password.data)
         if row:
+            forget_attempts(form.username.data)
             session.clear()
             session.permanent = True
+            session["login_at"] = int(time.time())
             flask_login.login_user(User(row))
             next_url = request.args.get("next", "")
             if not next_url.startswith("/staff") or next_url.startswith("//"):
@@ -219,6 +241,11 @@ def login():
 
 @bp.post("/logout")
 def logout():
+    if flask_login.current_user.is_authenticated:
+        # End this account's sessions on the server too: a copied cookie stops working.
+        with write_transaction(get_db()) as db:
+            db.execute("update users set session_version = session_version + 1 where id = ?",
+                       [flask_login.current_user.id])
     flask_login.logout_user()
     session.clear()
     flash("已退出登录。")
@@ -230,6 +257,7 @@ def logout():
 def password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
+        password_attempt(flask_login.current_user.username)
         try:
             change_password(get_db(), flask_login.current_user, form.old.data, form.new.data)
         except ValueError as error:

@@ -232,6 +232,12 @@ def m0002_staff_audit(db: sqlite_utils.Database) -> None:
             begin select raise(abort, 'audit_log is append-only'); end;
         create trigger audit_log_no_delete before delete on audit_log
             begin select raise(abort, 'audit_log is append-only'); end;
+        -- A new row must extend the chain: the next id and the last row's hash (this also stops
+        -- INSERT OR REPLACE, which would delete a row without firing the delete trigger).
+        create trigger audit_log_extend_only before insert on audit_log
+            when new.id != coalesce((select max(id) from audit_log), 0) + 1
+              or new.prev_hash != coalesce((select hash from audit_log order by id desc limit 1), printf('%064d', 0))
+            begin select raise(abort, 'audit_log rows must extend the chain'); end;
 
         create table board_photos (
             id integer primary key,
@@ -259,5 +265,12 @@ def m0002_staff_audit(db: sqlite_utils.Database) -> None:
             begin select raise(abort, 'a published list version cannot be changed'); end;
         create trigger list_entries_no_update before update on list_entries
             begin select raise(abort, 'a published list version cannot be changed'); end;
+        -- Nor is it deleted, except while load-demo --reset empties a demo database.
+        create trigger list_versions_no_delete before delete on list_versions
+            when not exists (select 1 from meta where key = 'resetting')
+            begin select raise(abort, 'a published list version cannot be deleted'); end;
+        create trigger list_entries_no_delete before delete on list_entries
+            when not exists (select 1 from meta where key = 'resetting')
+            begin select raise(abort, 'a published list version cannot be deleted'); end;
         """
     )

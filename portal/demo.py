@@ -169,6 +169,7 @@ def is_demo_only(db) -> bool:
 def clear_all(db) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with db.atomic():
+        db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
         for table in ("board_photos", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")

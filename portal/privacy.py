@@ -52,11 +52,12 @@ def hash_id(raw: str, key: bytes) -> str:
 
 
 def mask_id(raw: str) -> str:
-    """First 6 and last 4 characters kept: 430811********123X."""
+    """Only the last 4 characters kept (**************123X): with the area code and the check digit
+    shown too, a birth year would be enough to recover the rest."""
     value = normalise_id(raw)
-    if len(value) <= 10:
+    if len(value) <= 4:
         return "*" * len(value)
-    return value[:6] + "*" * (len(value) - 10) + value[-4:]
+    return "*" * (len(value) - 4) + value[-4:]
 
 
 ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)

@@ -85,19 +85,24 @@ def _entry_order(row: dict):
     return (row["village_code"], rules.rank_key(applicant))
 
 
-def _current_entries_of(db, list_ids: list[int]) -> list[int]:
-    """Household ids on the current versions of these lists, in list then position order."""
-    ids = []
+PUBLISHED_FIELDS = ("village_code", "group_name", "head_name", "size", "causes", "votes", "voters_present")
+
+
+def _published_entries(db, list_ids: list[int]) -> list[dict]:
+    """The entries exactly as the current versions of these lists published them, list by list.
+
+    Higher levels carry what the level below publicised, not the household rows as they stand now:
+    an edit made after a window closed must not reach the township or county list unseen.
+    """
+    rows = []
     for list_id in list_ids:
-        ids += [
-            r["household_id"]
-            for r in db.query(
-                "select e.household_id from list_entries e join lists l on l.id = e.list_id "
-                "and e.version = l.current_version where l.id = ? order by e.position",
-                [list_id],
-            )
-        ]
-    return ids
+        rows += db.query(
+            "select e.household_id as id, e.village_code, e.group_name, e.head_name, e.size, e.causes, e.votes, "
+            "e.voters_present from list_entries e join lists l on l.id = e.list_id "
+            "and e.version = l.current_version where l.id = ? order by e.position",
+            [list_id],
+        )
+    return rows
 
 
 def lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list[tuple[str, dict | None]]:
@@ -192,14 +197,15 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
     if problems:
         raise PublishError("现在还不能公示本级名单：" + "".join(problems))
 
-    if household_ids is None:
-        if below:
-            household_ids = _current_entries_of(db, [r["id"] for _, r in lower if r])
-        elif kind == "identify":
+    if household_ids is None and below:
+        entries = _published_entries(db, [r["id"] for _, r in sorted(lower, key=lambda x: x[1]["id"] if x[1] else 0) if r])
+        entries.sort(key=lambda e: e["village_code"])   # stable: each village keeps its published order
+    else:
+        if household_ids is None:
+            if kind != "identify":
+                raise PublishError("请选择要列入名单的农户。")
             household_ids = [a.id for a in village_selection(db, campaign_id, region_code).selected]
-        else:
-            raise PublishError("请选择要列入名单的农户。")
-    entries = _snapshot(db, household_ids, campaign_id, region_code)
+        entries = _snapshot(db, household_ids, campaign_id, region_code)
     if kind in ("identify", "replace"):
         quota = get_quota(db, campaign_id, region_code)
         rules.check_selection_within_quota(
@@ -268,6 +274,11 @@ def amend_list(
         before = {r["household_id"] for r in db.query(
             "select household_id from list_entries where list_id = ? and version = ?", [list_id, lst["current_version"]])}
         entries = _snapshot(db, household_ids, lst["campaign_id"], lst["region_code"])
+        published = {e["id"]: e for e in _published_entries(db, [list_id])}
+        for e in entries:   # households kept on the list keep what was publicised for them
+            if e["id"] in published:
+                e.update({k: published[e["id"]][k] for k in PUBLISHED_FIELDS})
+        entries.sort(key=_entry_order)
         if lst["kind"] in ("identify", "replace"):
             region = get_region_row(db, lst["region_code"])
             quota = get_quota(db, lst["campaign_id"], lst["region_code"])

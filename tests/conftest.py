@@ -115,7 +115,7 @@ def staff(app, db, published):
     app.config["WTF_CSRF_ENABLED"] = False
     for role, (name, region) in ROLE_USERS.items():
         create_user(db, username=name, display_name=name, role=role, region_code=region, password=PASSWORD,
-                    actor="test", actor_role="cli")
+                    actor="test", actor_role="cli", key=ID_KEY)
     c = published["campaign"]
     add_region(db, "430811200", "协合乡", "430811")
     add_region(db, "430811200001", "龙尾巴村", "430811200")
@@ -138,7 +138,7 @@ def staff(app, db, published):
     far_list = publish_list(db, campaign_id=far, region_code="511022100001", kind="identify",
                             start=TODAY, today=TODAY, key=ID_KEY)
     far_user = create_user(db, username="farclerk", display_name="far", role="village_clerk",
-                           region_code="511022100001", password=PASSWORD, actor="test", actor_role="cli")
+                           region_code="511022100001", password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY)
     near_user = next(db.query("select id from users where username = 'clerk'"))["id"]
     return {**published, "other_household": other_household, "other_list": other_list,
             "far_household": far_household, "far_list": far_list, "far_user": far_user, "near_user": near_user}

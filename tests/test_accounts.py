@@ -106,11 +106,51 @@ def test_failed_logins_are_limited_per_address(app, staff):
     assert resp.status_code == 302
 
 
-def test_successful_logins_are_not_counted(app, staff):
+def test_a_correct_password_clears_the_account_count(app, staff):
     app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "2 per 15 minutes"
     for _ in range(4):
         client = app.test_client()
+        assert login(client, "clerk", "wrong password!").status_code == 401
         assert login(client, "clerk").status_code == 302
+
+
+def test_parallel_guesses_cannot_slip_past_the_limit(app, staff):
+    """Each attempt is counted before the password is checked, so 20 guesses sent at once get
+    no more than the limit's worth of answers."""
+    from concurrent.futures import ThreadPoolExecutor
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "5 per 15 minutes"
+
+    def guess(i):
+        return login(app.test_client(), "clerk", f"wrong password {i}").status_code
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(guess, range(20)))
+    assert codes.count(401) == 5 and codes.count(429) == 15
+
+
+def test_wrong_old_password_on_the_password_page_is_limited(app, staff):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT"] = "3 per 15 minutes"
+    client = app.test_client()
+    login(client, "clerk")
+    codes = [client.post("/staff/password", data={"old": f"guess number {i}", "new": "another long secret",
+                                                   "repeat": "another long secret"}).status_code for i in range(5)]
+    assert codes == [400, 400, 400, 429, 429]        # the login itself cleared the count
+
+
+def test_logout_ends_the_session_on_the_server(app, staff):
+    client = app.test_client()
+    login(client, "clerk")
+    cookie = client.get_cookie("session").value
+    client.post("/staff/logout")
+    replay = app.test_client()
+    replay.set_cookie("session", cookie)
+    assert replay.get("/staff/").status_code == 302
+
+
+def test_session_has_an_absolute_limit(app, client, staff):
+    login(client, "clerk")
+    app.config["SESSION_MAX_AGE"] = -1
+    assert client.get("/staff/").status_code == 302
 
 
 def test_create_user_command_reads_password_from_stdin(runner, db, county):

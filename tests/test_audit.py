@@ -6,7 +6,7 @@ import pytest
 
 from portal import audit
 
-from .conftest import login
+from .conftest import ID_KEY, login
 
 
 def test_staff_writes_are_recorded_with_before_and_after(client, db, staff):
@@ -28,7 +28,7 @@ def test_chain_links_each_row_to_the_previous_one(db, staff):
     assert rows[0]["prev_hash"] == audit.GENESIS
     for earlier, later in zip(rows, rows[1:]):
         assert later["prev_hash"] == earlier["hash"]
-    assert audit.first_broken_row(db) is None
+    assert audit.first_broken_row(db, ID_KEY) is None
 
 
 def test_audit_rows_cannot_be_updated_or_deleted(db, staff):
@@ -65,4 +65,41 @@ def test_verify_log_finds_a_deleted_row(runner, db, staff):
 
 def test_record_refuses_to_run_outside_a_transaction(db, county):
     with pytest.raises(RuntimeError):
-        audit.record(db, actor="x", role="x", action="x", object_type="x", object_id=1)
+        audit.record(db, actor="x", role="x", action="x", object_type="x", object_id=1, key=ID_KEY)
+
+
+def test_rows_must_extend_the_chain(db, staff):
+    last = next(db.query("select * from audit_log order by id desc limit 1"))
+    forged = {**last, "actor": "forged"}
+    with pytest.raises(sqlite3.IntegrityError, match="extend the chain"):
+        db["audit_log"].insert({**forged, "id": 1}, replace=True)          # INSERT OR REPLACE of row 1
+    with pytest.raises(sqlite3.IntegrityError, match="extend the chain"):
+        db["audit_log"].insert({**forged, "id": last["id"] + 1, "prev_hash": "0" * 64})
+
+
+def test_a_chain_rehashed_without_the_key_is_caught(runner, db, staff):
+    import hashlib
+    db.execute("drop trigger audit_log_no_update")
+    rows = list(db.query("select * from audit_log order by id"))
+    prev = audit.GENESIS
+    for row in rows:                      # an attacker recomputes every hash with plain SHA-256
+        row["actor"] = "mallory" if row["id"] == 1 else row["actor"]
+        row["prev_hash"] = prev
+        content = {k: row[k] for k in ("id", "at", "actor", "role", "action", "object_type", "object_id",
+                                        "region_code", "before", "after", "prev_hash")}
+        import json
+        row["hash"] = hashlib.sha256(json.dumps(content, ensure_ascii=False, sort_keys=True,
+                                                separators=(",", ":")).encode()).hexdigest()
+        prev = row["hash"]
+    db.execute("drop trigger audit_log_no_delete")
+    db.execute("delete from audit_log")
+    db.execute("drop trigger audit_log_extend_only")
+    db["audit_log"].insert_all(rows)
+    assert audit.first_broken_row(db, ID_KEY) == 1
+
+
+def test_published_versions_cannot_be_deleted(db, staff):
+    with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
+        db.execute("delete from list_entries where list_id = ?", [staff["village_a"]])
+    with pytest.raises(sqlite3.IntegrityError, match="cannot be deleted"):
+        db.execute("delete from list_versions where list_id = ?", [staff["village_a"]])

@@ -30,5 +30,6 @@ def test_id_hash_is_keyed_and_normalised():
     assert "430811" not in a
 
 
-def test_mask_id_keeps_first_six_and_last_four():
-    assert mask_id("43081119600202123x") == "430811********123X"
+def test_mask_id_keeps_only_the_last_four():
+    assert mask_id("43081119600202123x") == "**************123X"
+    assert mask_id("430811500101123") == "***********1123"

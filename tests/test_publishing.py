@@ -189,3 +189,18 @@ def test_household_and_vote_constraints(db, county):
         add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_B, head_name="张建国", size=2,
                       applied_on=TODAY, id_number="430811195001011234", id_key=b"test-key")
     assert db["households"].count == 8
+
+
+def test_higher_levels_carry_what_the_village_published(db, county):
+    c, h = county["campaign"], county["households"]
+    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=TODAY - dt.timedelta(days=10),
+                 today=None, key=ID_KEY)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=TODAY - dt.timedelta(days=10),
+                 today=None, key=ID_KEY)
+    # After the village window closed, someone edits a household that is on the list.
+    db.execute("update households set head_name = '张改名', size = 1 where id = ?", [h["张建国"]])
+    township = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=TODAY, today=TODAY,
+                            key=ID_KEY)
+    row = next(db.query("select head_name, size from list_entries where list_id = ? and household_id = ?",
+                        [township, h["张建国"]]))
+    assert row == {"head_name": "张建国", "size": 4}

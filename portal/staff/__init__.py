@@ -84,6 +84,6 @@ def no_store(response):
 
 
 def init_app(app) -> None:
-    from . import admin, applicants, console, publish  # noqa: F401  (they register their routes)
+    from . import admin, applicants, console, imports, publish  # noqa: F401  (they register their routes)
 
     app.register_blueprint(bp)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, DecimalField, IntegerField, SelectField,
+from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField, SelectField,
                      SelectMultipleField, StringField, TextAreaField, ValidationError, widgets)
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
@@ -63,6 +63,15 @@ class AmendListForm(FlaskForm):
 
 class UploadPhotoForm(FlaskForm):
     photo = FileField("张榜照片（JPEG 或 PNG，不超过 10 MB）", validators=[FileRequired("请选择照片文件。")])
+
+
+class UploadImportForm(FlaskForm):
+    kind = SelectField("表格内容", choices=[])
+    file = FileField("表格文件（CSV 或 xlsx；CSV 可以是 UTF-8 或 GBK 编码）", validators=[FileRequired("请选择要导入的表格文件。")])
+
+
+class ConfirmImportForm(FlaskForm):
+    token = HiddenField(validators=[DataRequired()])
 
 
 class NewUserForm(FlaskForm):

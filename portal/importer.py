@@ -1,0 +1,703 @@
+"""Importing staff spreadsheets (regions, quotas, applicant households with votes).
+
+One code path behind two doors (``flask --app portal import`` and the console's upload page):
+read CSV in UTF-8/GBK/GB18030 or XLSX as it comes from Excel or WPS, find the header row by Chinese
+synonyms, validate row by row, and write all or nothing in one transaction. Rows stream through;
+writes go in batches; a file with any error rolls back everything it wrote.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import hashlib
+import hmac
+import io
+import itertools
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from . import audit, rules
+from .campaigns import get_campaign, get_quota, now_text, set_quota
+from .db import write_transaction
+from .privacy import id_number_problem, mask_id, normalise_id
+from .regions import add_region, get_region_row, level_of_code
+
+KINDS = ("regions", "quotas", "applicants")
+
+SYNONYMS = {
+    "regions": {
+        "code": ("区划代码", "代码"),
+        "name": ("名称", "区划名称"),
+        "parent": ("上级代码", "上级区划代码"),
+    },
+    "quotas": {
+        "code": ("区划代码", "代码"),
+        "name": ("名称", "区划名称", "单位", "乡镇", "村"),
+        "persons": ("规模", "指标", "人数", "规模数", "指标数"),
+    },
+    "applicants": {
+        "head_name": ("户主姓名", "户主", "姓名"),
+        "id_number": ("身份证号", "身份证号码", "公民身份号码", "户主身份证号"),
+        "size": ("家庭人口", "人口", "家庭人口数"),
+        "causes": ("致贫原因", "主要致贫原因"),
+        "votes": ("得票", "得票数", "票数"),
+        "voters_present": ("参评人数", "到会人数"),
+        "group": ("村民小组", "组", "小组", "社"),
+        "village": ("村", "行政村"),
+        "township": ("乡镇", "乡", "镇", "街道"),
+        "disabled_member": ("残疾", "有残疾人"),
+        "single_child": ("独生子女", "独生子女户"),
+        "all_daughters": ("纯女户",),
+        "income": ("人均纯收入", "家庭人均纯收入", "人均收入"),
+        "applied_on": ("申请日期", "申请时间"),
+        "proposed": ("拟纳入", "是否入选", "入选"),
+    },
+}
+REQUIRED = {
+    "regions": ("code", "name"),
+    "quotas": ("persons",),
+    "applicants": ("head_name", "id_number", "size", "votes", "voters_present"),
+}
+TOTAL_WORDS = {"合计", "总计", "小计", "总合计"}
+RESERVE_WORDS = ("预留", "机动")
+YES = {"是", "√", "✓", "✔", "1", "y", "yes", "有"}
+NO = {"", "否", "×", "0", "n", "no", "无"}
+CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
+MAX_PROBLEMS = 500
+BATCH = 5000
+
+
+class ImportFileError(ValueError):
+    """The file cannot be read at all (not a spreadsheet, no header); message in Chinese."""
+
+
+@dataclasses.dataclass
+class Problem:
+    row: int
+    column: str
+    value: str
+    message: str
+    level: str = "错误"
+
+    def line(self) -> str:
+        where = f"第 {self.row} 行" + (f" {self.column}" if self.column else "")
+        value = f"“{self.value}”" if self.value else ""
+        return f"{self.level}：{where} {value}{self.message}"
+
+
+@dataclasses.dataclass
+class Report:
+    kind: str
+    filename: str = ""
+    encoding: str = ""
+    rows: int = 0
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    more_problems: int = 0
+    written: bool = False
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.level == "错误"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors and not self.more_problems
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            self.problems.append(problem)
+        elif problem.level == "错误":
+            self.more_problems += 1
+
+    def summary(self) -> str:
+        verb = "已导入" if self.written else "将导入"
+        text = f"共 {self.rows} 行：{verb}新增 {self.added}，更新 {self.updated}，不变 {self.unchanged}。"
+        if not self.ok:
+            n = len(self.errors) + self.more_problems
+            text = f"发现 {n} 处错误，整个文件没有导入（一行也没有写入）。请改正后重新上传。"
+        return text
+
+    def csv_text(self) -> str:
+        out = io.StringIO()
+        out.write("\ufeff")
+        writer = csv.writer(out)
+        writer.writerow(["行号", "列", "内容", "问题", "类别"])
+        for p in self.problems:
+            writer.writerow([p.row, p.column, p.value, p.message, p.level])
+        if self.more_problems:
+            writer.writerow(["", "", "", f"另有 {self.more_problems} 处错误未列出", "错误"])
+        return out.getvalue()
+
+
+# --- Reading ------------------------------------------------------------------------------------
+
+
+def normalise(value) -> str:
+    """A cell as clean text: full-width digits, letters and spaces folded (NFKC), trimmed;
+    whole floats from XLSX without their '.0'; dates as ISO."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value).upper()                # 4.30811195001012E+17 keeps its tell-tale E+
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    text = str(value)
+    if not text.isascii():
+        text = unicodedata.normalize("NFKC", text)
+    return text.strip()
+
+
+def detect_encoding(sample: bytes) -> str:
+    """UTF-8 (with or without BOM) if it decodes; else GB18030 (a superset of GBK) if it decodes;
+    else charset-normalizer's best guess."""
+    if sample.startswith(b"\xef\xbb\xbf"):
+        return "utf-8-sig"
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            sample.decode(encoding)
+            return encoding
+        except UnicodeDecodeError as error:
+            if error.start >= len(sample) - 4:    # a character cut at the end of the sample
+                return encoding
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(sample).best()
+    if best is None:
+        raise ImportFileError("无法识别文件编码：请在 Excel/WPS 中另存为“CSV UTF-8”或 xlsx 格式。")
+    return best.encoding
+
+
+def open_rows(path: Path) -> tuple[Iterator[list[str]], str]:
+    """Rows of a CSV or XLSX file as lists of clean text, and a label of the format found."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    if head.startswith(b"PK\x03\x04"):
+        return _xlsx_rows(path), "xlsx"
+    if head.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportFileError("这是旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV 后再导入。")
+    if b"\x00" in head[:4096]:
+        raise ImportFileError("文件不是表格（CSV 或 xlsx），无法导入。")
+    encoding = detect_encoding(head)
+    return _csv_rows(path, encoding), {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GBK/GB18030"}.get(encoding, encoding)
+
+
+def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
+    with open(path, encoding=encoding, newline="") as f:
+        sample = f.read(4096)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+        except csv.Error:
+            dialect = csv.excel
+        for row in csv.reader(f, dialect):
+            yield [normalise(c) for c in row]
+
+
+def _xlsx_rows(path: Path) -> Iterator[list[str]]:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as error:  # openpyxl raises many kinds for a damaged file
+        raise ImportFileError(f"xlsx 文件打不开（{type(error).__name__}），请在 Excel/WPS 中重新保存后再试。") from error
+    try:
+        sheet = book.worksheets[0]
+        for row in sheet.iter_rows(values_only=True):
+            yield [normalise(c) for c in row]
+    finally:
+        book.close()
+
+
+def _header_key(text: str) -> str:
+    return re.sub(r"[（(].*?[)）]|\s|\*", "", text)
+
+
+def find_header(rows: Iterator[list[str]], kind: str):
+    """Find the header among the first rows (title rows above it are skipped; a second header row
+    under merged cells is folded in). Returns (columns, header row numbers, row iterator, first data row)."""
+    synonyms = {s: field for field, names in SYNONYMS[kind].items() for s in names}
+    head = list(itertools.islice(rows, 15))
+
+    def matches(row):
+        return {i: synonyms[_header_key(c)] for i, c in enumerate(row) if _header_key(c) in synonyms}
+
+    scored = [(len(matches(r)), i) for i, r in enumerate(head)]
+    best_score, best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
+    if best_score < 2:
+        names = "、".join(SYNONYMS[kind][f][0] for f in REQUIRED[kind])
+        raise ImportFileError(f"前 15 行里找不到表头：表格至少要有“{names}”这些列。")
+    columns = matches(head[best])
+    header_rows = [best + 1]
+    labels = {i: head[best][i] for i in columns}
+    if best + 1 < len(head):
+        below = matches(head[best + 1])
+        extra = {i: f for i, f in below.items() if i not in columns and f not in columns.values()}
+        if extra:
+            columns.update(extra)
+            labels.update({i: head[best + 1][i] for i in extra})
+            header_rows.append(best + 2)
+    seen = {}
+    for i, field in sorted(columns.items()):
+        if field in seen:
+            raise ImportFileError(f"表头里“{labels[seen[field]]}”和“{labels[i]}”是同一项，请只保留一列。")
+        seen[field] = i
+    missing = [SYNONYMS[kind][f][0] for f in REQUIRED[kind] if f not in seen]
+    if missing:
+        raise ImportFileError(f"表头缺少必需的列：{'、'.join(missing)}。")
+    first_data = header_rows[-1] + 1
+    rest = itertools.chain(head[first_data - 1:], rows)
+    columns_out = {field: (i, f"{_column_letter(i)}列（{labels[i]}）") for field, i in seen.items()}
+    return columns_out, header_rows, rest, first_data
+
+
+def _column_letter(i: int) -> str:
+    letters = ""
+    i += 1
+    while i:
+        i, r = divmod(i - 1, 26)
+        letters = chr(65 + r) + letters
+    return letters
+
+
+def _is_total(row: list[str]) -> bool:
+    return any(c.replace(" ", "") in TOTAL_WORDS for c in row[:4])
+
+
+# --- The import ---------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Scope:
+    """Where an import may write: the campaign, the region subtree, and who is doing it."""
+
+    campaign_id: int | None
+    region_code: str
+    actor: str
+    role: str
+    key: bytes
+    today: dt.date
+
+
+class _Rollback(Exception):
+    pass
+
+
+def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = False, filename: str = "") -> Report:
+    """Validate a spreadsheet and, when it has no error and this is not a dry run, write it in one
+    transaction (with one audit row). The report says what was or would be added and changed."""
+    if kind not in KINDS:
+        raise ImportFileError(f"未知的导入类型：{kind}（可选：{', '.join(KINDS)}）")
+    report = Report(kind=kind, filename=filename or Path(path).name)
+    rows, report.encoding = open_rows(Path(path))
+    columns, _, data, first = find_header(rows, kind)
+    digest = _file_digest(path)
+    handler = {"regions": _RegionRows, "quotas": _QuotaRows, "applicants": _ApplicantRows}[kind](db, scope, columns, report)
+    try:
+        with write_transaction(db):
+            for number, row in enumerate(data, start=first):
+                if not any(row):
+                    continue
+                if _is_total(row):
+                    handler.total(number, row)
+                    continue
+                report.rows += 1
+                handler.row(number, row)
+            handler.finish()
+            if not report.ok or dry_run:
+                raise _Rollback
+            audit.record(db, actor=scope.actor, role=scope.role, action=f"import.{kind}", object_type="import",
+                         object_id=digest[:16], region_code=scope.region_code,
+                         after={"file": report.filename, "sha256": digest, "rows": report.rows, "added": report.added,
+                                "updated": report.updated, "unchanged": report.unchanged,
+                                "campaign_id": scope.campaign_id}, key=scope.key)
+            report.written = True
+    except _Rollback:
+        pass
+    return report
+
+
+def _file_digest(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class _Rows:
+    def __init__(self, db, scope: Scope, columns: dict, report: Report):
+        self.db, self.scope, self.columns, self.report = db, scope, columns, report
+        self.totals: list[tuple[int, list[str]]] = []
+
+    def cell(self, row: list[str], field: str) -> str:
+        col = self.columns.get(field)
+        return row[col[0]] if col and col[0] < len(row) else ""
+
+    def problem(self, number: int, field: str | None, value: str, message: str, level: str = "错误") -> None:
+        label = self.columns[field][1] if field in self.columns else ""
+        self.report.add(Problem(number, label, value, message, level))
+
+    def integer(self, number, row, field, minimum=0) -> int | None:
+        value = self.cell(row, field)
+        try:
+            result = int(value)
+        except ValueError:
+            self.problem(number, field, value, "应填整数。" if value else "不能为空。")
+            return None
+        if result < minimum:
+            self.problem(number, field, value, f"不能小于 {minimum}。")
+            return None
+        return result
+
+    def total(self, number: int, row: list[str]) -> None:
+        self.totals.append((number, row))
+
+    def check_total(self, field: str, computed: int, label: str) -> None:
+        for number, row in self.totals:
+            value = self.cell(row, field)
+            if value and value != str(computed):
+                self.problem(number, field, value, f"合计行的{label}与逐行相加的 {computed} 不一致，请核对。")
+
+    def finish(self) -> None:
+        pass
+
+
+class _RegionRows(_Rows):
+    def row(self, number, row):
+        code, name, parent = self.cell(row, "code"), self.cell(row, "name"), self.cell(row, "parent")
+        level = level_of_code(code)
+        if level is None:
+            return self.problem(number, "code", code, "区划代码应为 6、9、12 或 15 位数字。")
+        if not name:
+            return self.problem(number, "name", name, "名称不能为空。")
+        if not code.startswith(self.scope.region_code):
+            return self.problem(number, "code", code, "不在您的管辖范围内。")
+        parent = parent or (code[:-3] if level != "county" else "")
+        if parent and parent != code[:-3]:
+            return self.problem(number, "parent", parent, f"上级代码应为 {code[:-3]}（区划代码去掉最后三位）。")
+        if parent and get_region_row(self.db, parent) is None:
+            return self.problem(number, "parent", parent, "上级区划不存在：请把上级放在前面的行，或先导入上级。")
+        existing = get_region_row(self.db, code)
+        if existing is None:
+            add_region(self.db, code, name, parent or None)
+            self.report.added += 1
+        elif existing["name"] != name:
+            self.db.execute("update regions set name = ? where code = ?", [name, code])
+            self.report.updated += 1
+        else:
+            self.report.unchanged += 1
+
+
+class _QuotaRows(_Rows):
+    def __init__(self, *args):
+        super().__init__(*args)
+        self.sum = 0
+        self.reserve = None
+        self.campaign = get_campaign(self.db, self.scope.campaign_id) if self.scope.campaign_id else None
+        if self.campaign is None:
+            raise ImportFileError("导入规模指标要指定批次（--campaign）。")
+        self.pending: list[tuple[int, dict, int]] = []
+
+    def row(self, number, row):
+        code, name = self.cell(row, "code"), self.cell(row, "name")
+        persons = self.integer(number, row, "persons")
+        if persons is None:
+            return
+        if not code and any(w in name for w in RESERVE_WORDS):
+            self.reserve = (number, persons)
+            return
+        region = get_region_row(self.db, code) if code else self._by_name(number, name)
+        if region is None:
+            if code:
+                self.problem(number, "code", code, "区划代码不存在。")
+            return
+        if not region["code"].startswith(self.scope.region_code) or not region["code"].startswith(self.campaign["county_code"]):
+            return self.problem(number, "code" if code else "name", code or name, "不在您的管辖范围内或不在本批次所属的县。")
+        self.sum += persons
+        self.pending.append((number, region, persons))
+
+    def _by_name(self, number, name):
+        found = list(self.db.query("select * from regions where name = ? and code like ? and level != 'group'",
+                                   [name, self.campaign["county_code"] + "%"]))
+        if len(found) != 1:
+            self.problem(number, "name", name, "找不到这个地名。" if not found else "有重名的地方，请改填区划代码。")
+            return None
+        return found[0]
+
+    def finish(self):
+        # Parents before children, so each split is checked against a quota that is already set.
+        for number, region, persons in sorted(self.pending, key=lambda p: len(p[1]["code"])):
+            current = get_quota(self.db, self.campaign["id"], region["code"])
+            reserve = current["reserve"] if current else 0
+            if self.reserve and region["level"] == "county":
+                reserve = self.reserve[1]
+            try:
+                set_quota(self.db, self.campaign["id"], region["code"], persons, reserve)
+            except rules.QuotaError as error:
+                self.problem(number, "persons", str(persons), str(error))
+                continue
+            if current is None:
+                self.report.added += 1
+            elif (current["persons"], current["reserve"]) != (persons, reserve):
+                self.report.updated += 1
+            else:
+                self.report.unchanged += 1
+        if self.reserve and not any(r["level"] == "county" for _, r, _ in self.pending):
+            county = self.campaign["county_code"]
+            own = get_quota(self.db, self.campaign["id"], county)
+            if own is None:
+                self.problem(self.reserve[0], "persons", str(self.reserve[1]), "县的规模指标还没有下达，无法设置预留名额。")
+            else:
+                try:
+                    set_quota(self.db, self.campaign["id"], county, own["persons"], self.reserve[1])
+                except rules.QuotaError as error:
+                    self.problem(self.reserve[0], "persons", str(self.reserve[1]), str(error))
+                else:
+                    self.report.updated += own["reserve"] != self.reserve[1]
+        reserve = self.reserve[1] if self.reserve else 0
+        for number, row in self.totals:
+            value = self.cell(row, "persons")
+            if value and value not in (str(self.sum), str(self.sum + reserve)):
+                self.problem(number, "persons", value, f"合计行与逐行相加的 {self.sum} 人不一致，请核对。")
+
+
+class _ApplicantRows(_Rows):
+    def __init__(self, *args):
+        super().__init__(*args)
+        scope = self.scope
+        self.campaign = get_campaign(self.db, scope.campaign_id) if scope.campaign_id else None
+        if self.campaign is None:
+            raise ImportFileError("导入申请户要指定批次（--campaign）。")
+        county = self.campaign["county_code"]
+        self.villages: dict[str, list[dict]] = {}
+        for r in self.db.query("select v.code, v.name, t.name as township from regions v join regions t "
+                               "on t.code = v.parent_code where v.level = 'village' and v.code like ?", [county + "%"]):
+            self.villages.setdefault(r["name"], []).append(r)
+        self.groups = {(r["parent_code"], r["name"]): r["code"] for r in self.db.query(
+            "select code, name, parent_code from regions where level = 'group' and code like ?", [county + "%"])}
+        self.existing: dict[str, tuple] = {}
+        for r in self.db.query(
+                "select h.id, h.id_hash, h.village_code, h.head_name, h.size, h.group_code, h.causes, "
+                "h.income_per_capita, h.disabled_member, h.single_child, h.all_daughters, v.votes, v.voters_present "
+                "from households h left join votes v on v.household_id = h.id "
+                "where h.campaign_id = ? and h.id_hash is not null", [self.campaign["id"]]):
+            self.existing[r["id_hash"]] = r
+        self.seen: dict[str, int] = {}
+        self.next_id = (next(self.db.query("select max(id) as m from households"))["m"] or 0) + 1
+        self.households, self.votes = [], []
+        self.persons = 0
+        self.proposed: dict[str, int] = {}
+        self.hmac_key = scope.key
+        self.created = now_text()
+        self.default_village = scope.region_code if level_of_code(scope.region_code) == "village" else None
+
+    def village_of(self, number, row) -> str | None:
+        name, township = self.cell(row, "village"), self.cell(row, "township")
+        if not name:
+            if self.default_village:
+                return self.default_village
+            self.problem(number, "village" if "village" in self.columns else None, "",
+                         "没有填村名：表格要有“村”列，或在村的页面导入。")
+            return None
+        candidates = self.villages.get(name, [])
+        if township:
+            candidates = [c for c in candidates if c["township"] == township]
+        if len(candidates) != 1:
+            msg = "在本县找不到这个村。" if not candidates else "本县有重名的村，请加上“乡镇”列。"
+            self.problem(number, "village", name, msg)
+            return None
+        code = candidates[0]["code"]
+        if not code.startswith(self.scope.region_code):
+            self.problem(number, "village", name, "不在您的管辖范围内。")
+            return None
+        return code
+
+    def flag(self, number, row, field) -> int:
+        value = self.cell(row, field).lower()
+        if value in YES:
+            return 1
+        if value not in NO:
+            self.problem(number, field, value, "请填“是”或“否”（也可用 √ 表示是）。")
+        return 0
+
+    def row(self, number, row):
+        errors_before = len(self.report.errors) + self.report.more_problems
+        name = self.cell(row, "head_name")
+        if not name:
+            self.problem(number, "head_name", "", "户主姓名不能为空。")
+        raw_id = self.cell(row, "id_number")
+        id_value = normalise_id(raw_id)
+        id_hash = None
+        if not id_value:
+            self.problem(number, "id_number", "", "身份证号不能为空（用于查重，网上不公开）。")
+        elif problem := id_number_problem(id_value):
+            if "科学计数法" in problem:
+                problem = ("身份证号被 Excel 变成了科学计数法，后几位已经丢失：请把这一列设为“文本”格式，"
+                           "重新填写身份证号后再导入。")
+            self.problem(number, "id_number", raw_id, problem)
+        else:
+            if len(id_value) == 15:
+                self.problem(number, "id_number", mask_id(id_value), "这是 15 位旧身份证号，已接受，请核对是否已换发新证。", "提示")
+            id_hash = hmac.new(self.hmac_key, id_value.encode(), hashlib.sha256).hexdigest()
+            if id_hash in self.seen:
+                self.problem(number, "id_number", mask_id(id_value),
+                             f"与第 {self.seen[id_hash]} 行是同一个身份证号：同一人不能登记两次（可能拆户或空挂户）。")
+                id_hash = None
+            else:
+                self.seen[id_hash] = number
+        size = self.integer(number, row, "size", 1)
+        votes = self.integer(number, row, "votes")
+        voters = self.integer(number, row, "voters_present", 1)
+        if votes is not None and voters is not None and votes > voters:
+            self.problem(number, "votes", str(votes), f"得票数不能多于参评人数（{voters}）。")
+        village = self.village_of(number, row)
+        causes = []
+        for label in re.split(r"[、,，;；/\s]+", self.cell(row, "causes")):
+            if not label:
+                continue
+            key = CAUSE_KEYS.get(label)
+            if key is None:
+                self.problem(number, "causes", label, "不是规定的致贫原因（" + "、".join(CAUSE_KEYS) + "）。")
+            elif key not in causes:
+                causes.append(key)
+        income_text = self.cell(row, "income").replace(",", "")
+        try:
+            income = float(income_text) if income_text else 0.0
+            if income < 0:
+                raise ValueError
+        except ValueError:
+            self.problem(number, "income", income_text, "人均纯收入应填不小于 0 的数字。")
+            income = 0.0
+        applied_on = self._date(number, row)
+        flags = [self.flag(number, row, f) for f in ("disabled_member", "single_child", "all_daughters")]
+        group_name = self.cell(row, "group")
+        group = self.groups.get((village, group_name)) if group_name and village else None
+        if group_name and village and group is None:
+            self.problem(number, "group", group_name, "本村没有这个村民小组，已按“不分组”导入。", "提示")
+        if "proposed" in self.columns and self.flag(number, row, "proposed") and village and size:
+            self.proposed[village] = self.proposed.get(village, 0) + size
+        if len(self.report.errors) + self.report.more_problems > errors_before or id_hash is None:
+            return
+        self.persons += size
+        causes_json = json.dumps(causes)
+        old = self.existing.get(id_hash)
+        if old is not None and old["village_code"] != village:
+            place = "、".join(c["name"] for cs in self.villages.values() for c in cs if c["code"] == old["village_code"])
+            self.problem(number, "id_number", mask_id(id_value),
+                         f"这个身份证号已登记在{place or old['village_code']}的“{old['head_name']}”户：同一人不能在两处登记（可能拆户或空挂户）。")
+            return
+        fields = (name, size, group, causes_json, income, *flags, votes, voters)
+        if old is not None:
+            current = (old["head_name"], old["size"], old["group_code"], old["causes"], old["income_per_capita"],
+                       old["disabled_member"], old["single_child"], old["all_daughters"], old["votes"], old["voters_present"])
+            if current == fields:
+                self.report.unchanged += 1
+                return
+            self.db.execute(
+                "update households set head_name = ?, size = ?, group_code = ?, causes = ?, income_per_capita = ?, "
+                "disabled_member = ?, single_child = ?, all_daughters = ? where id = ?", [*fields[:8], old["id"]])
+            self.db.execute("insert into votes (household_id, votes, voters_present) values (?, ?, ?) on conflict "
+                            "(household_id) do update set votes = excluded.votes, voters_present = excluded.voters_present",
+                            [old["id"], votes, voters])
+            self.report.updated += 1
+            return
+        hid = self.next_id
+        self.next_id += 1
+        self.households.append((hid, self.campaign["id"], village, group, name, size, causes_json, income, *flags,
+                                applied_on, id_hash, mask_id(id_value), self.created))
+        self.votes.append((hid, votes, voters))
+        self.report.added += 1
+        if len(self.households) >= BATCH:
+            self.flush()
+
+    def _date(self, number, row) -> str:
+        text = self.cell(row, "applied_on")
+        if not text:
+            return self.scope.today.isoformat()
+        m = re.fullmatch(r"(\d{4})[-/.年](\d{1,2})[-/.月](\d{1,2})日?", text)
+        try:
+            return dt.date(*map(int, m.groups())).isoformat() if m else dt.date.fromisoformat(text).isoformat()
+        except (ValueError, TypeError):
+            self.problem(number, "applied_on", text, "日期格式不对，请写成 2026-03-01。")
+            return self.scope.today.isoformat()
+
+    def flush(self):
+        if self.report.errors or not self.households:
+            self.households.clear()
+            self.votes.clear()
+            return
+        conn = self.db.conn
+        conn.executemany(
+            "insert into households (id, campaign_id, village_code, group_code, head_name, size, causes, "
+            "income_per_capita, disabled_member, single_child, all_daughters, applied_on, id_hash, id_masked, "
+            "created_at) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", self.households)
+        conn.executemany("insert into votes (household_id, votes, voters_present) values (?, ?, ?)", self.votes)
+        self.households.clear()
+        self.votes.clear()
+
+    def finish(self):
+        self.flush()
+        self.check_total("size", self.persons, "家庭人口")
+        for village, persons in self.proposed.items():
+            quota = get_quota(self.db, self.campaign["id"], village)
+            name = next((c["name"] for cs in self.villages.values() for c in cs if c["code"] == village), village)
+            try:
+                rules.check_selection_within_quota(persons, quota["persons"] if quota else None, name)
+            except rules.QuotaError as error:
+                self.report.add(Problem(0, "拟纳入", "", str(error)))
+
+
+# --- The command ----------------------------------------------------------------------------------
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", required=True, type=click.Choice(KINDS), help="What the file holds.")
+@click.option("--campaign", "campaign_id", type=int, help="Campaign id (quotas and applicants).")
+@click.option("--region", "region_code", default="", help="Only accept rows inside this region (default: the campaign's county).")
+@click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as CSV.")
+@with_appcontext
+def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
+    """Import a CSV (UTF-8/GBK) or XLSX spreadsheet: all rows or none (exit 1 on any error)."""
+    from . import clock
+    from .campaigns import id_key
+    from .db import get_db
+
+    db = get_db()
+    if kind != "regions" and campaign_id is None:
+        raise click.ClickException("--campaign is required for quotas and applicants.")
+    if campaign_id is not None:
+        campaign = get_campaign(db, campaign_id)
+        if campaign is None:
+            raise click.ClickException(f"批次 {campaign_id} 不存在。")
+        region_code = region_code or campaign["county_code"]
+    scope = Scope(campaign_id, region_code, "命令行", "cli", id_key(), clock.today())
+    try:
+        report = import_file(db, file, kind=kind, scope=scope, dry_run=dry_run)
+    except ImportFileError as error:
+        raise click.ClickException(str(error))
+    for problem in report.problems:
+        click.echo(problem.line())
+    if report.more_problems:
+        click.echo(f"……另有 {report.more_problems} 处错误未列出。")
+    if report_path:
+        report_path.write_text(report.csv_text(), encoding="utf-8")
+    click.echo(f"{report.filename}（{report.encoding}）：" + report.summary() + ("（试运行，没有写入）" if dry_run and report.ok else ""))
+    if not report.ok:
+        raise SystemExit(1)
