@@ -87,7 +87,7 @@ def _instance_secret(instance: Path, name: str) -> str:
 
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal: defaults, then instance config.py, then PORTAL_* variables, then blueprints."""
-    instance = os.environ.get("PORTAL_INSTANCE") or (test_config or {}).get("INSTANCE_PATH")
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE")
     app = Flask(__name__, instance_path=str(Path(instance).resolve()) if instance else None,
                 instance_relative_config=True)
     Path(app.instance_path).mkdir(parents=True, exist_ok=True)

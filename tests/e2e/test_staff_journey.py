@@ -6,6 +6,7 @@ publishes the township list."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 from .conftest import NOW, flask_cli, running_portal
 
@@ -134,3 +135,42 @@ def test_console_pages_are_valid_and_accessible(live_server, live_instance, open
     errors = vnu_errors([f for _, f in files])
     invalid = {path: errors[f.name] for path, f in files if errors[f.name]}
     assert problems == {} and invalid == {}
+
+
+SAMPLE = Path(__file__).resolve().parents[2] / "import" / "samples" / "中湖村申请户-GBK.csv"
+
+
+def test_clerk_imports_the_gbk_sample_and_a_bad_row_37_stops_everything(live_server, live_instance, open_context,
+                                                                         shots, tmp_path):
+    flask_cli(live_instance, "create-user", "zhc-import", "--role", "village_clerk", "--region", "430811201005",
+              stdin=PASSWORD + "\n")
+    page = open_context(javascript=False).new_page()
+    log_in(page, live_server, "zhc-import")
+    before = page.goto(live_server + "/staff/r/430811201005").text()
+
+    # A copy of the sample whose row 37 (as the spreadsheet numbers it) has a mistyped ID.
+    lines = SAMPLE.read_bytes().decode("gbk").splitlines(keepends=True)
+    cells = lines[36].split(",")
+    cells[1] = cells[1][:-1] + ("1" if cells[1][-1] != "1" else "2")
+    lines[36] = ",".join(cells)
+    bad = tmp_path / "有错的表.csv"
+    bad.write_bytes("".join(lines).encode("gbk"))
+    page.goto(live_server + "/staff/r/430811201005/import")
+    page.get_by_label("表格文件").set_input_files(str(bad))
+    page.get_by_role("button", name="上传并检查").click()
+    main = page.inner_text("main")
+    assert "整个文件没有导入" in main and "37" in main and "校验位不对" in main
+    assert page.locator("table tbody tr").count() == 1
+    assert page.get_by_role("button", name="确认导入").count() == 0
+    page.screenshot(path=shots / "import-1-bad-row-37.png", full_page=True)
+
+    page.get_by_label("表格文件").set_input_files(str(SAMPLE))
+    page.get_by_role("button", name="上传并检查").click()
+    main = page.inner_text("main")
+    assert "GBK" in main and "将导入新增 40" in main
+    page.screenshot(path=shots / "import-2-preview.png", full_page=True)
+    page.get_by_role("button", name="确认导入").click()
+    assert "已导入新增 40" in page.inner_text("main")
+    after = page.inner_text("main")
+    assert "杨庆春" in after and "杨庆春" not in before
+    page.screenshot(path=shots / "import-3-done.png", full_page=True)
