@@ -170,7 +170,8 @@ def add_household(
 
 
 def applicants_of(db, campaign_id: int, village_code: str) -> list[rules.Applicant]:
-    """The village's applicants with a vote result, as the ranking rule sees them."""
+    """The village's applicants with a vote result, as the ranking rule sees them (households
+    disqualified after an upheld report are no longer applicants)."""
     return [
         rules.Applicant(
             id=row["id"],
@@ -184,7 +185,8 @@ def applicants_of(db, campaign_id: int, village_code: str) -> list[rules.Applica
             "select h.id, h.size, v.votes, h.income_per_capita, h.applied_on, "
             "h.disabled_member + h.single_child + h.all_daughters as priority_count "
             "from households h join votes v on v.household_id = h.id "
-            "where h.campaign_id = ? and h.village_code = ?",
+            "where h.campaign_id = ? and h.village_code = ? "
+            "and not exists (select 1 from disqualifications d where d.household_id = h.id)",
             [campaign_id, village_code],
         )
     ]

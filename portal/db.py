@@ -274,3 +274,21 @@ def m0002_staff_audit(db: sqlite_utils.Database) -> None:
             begin select raise(abort, 'a published list version cannot be deleted'); end;
         """
     )
+
+
+@migrations(name="0003_disqualifications")
+def m0003_disqualifications(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A household that lost its place (取消资格), with the ground; at most once per household.
+        create table disqualifications (
+            id integer primary key,
+            household_id integer not null unique references households(id),
+            list_id integer not null references lists(id),
+            ground text not null check (length(trim(ground)) > 0),
+            complaint_id integer,
+            decided_by text not null,
+            decided_at text not null
+        );
+        """
+    )

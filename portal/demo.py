@@ -19,7 +19,8 @@ from flask.cli import with_appcontext
 from . import clock, rules
 from .campaigns import add_household, create_campaign, id_key, set_quota, village_selection
 from .db import get_db
-from .publishing import amend_list, publish_list
+from .publishing import publish_list
+from .replacement import confirm
 from .regions import add_region
 
 CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
@@ -135,16 +136,8 @@ def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, k
     lst = next(db.query("select id from lists where region_code = ? and kind = 'identify'", [village_code]))
     selection = village_selection(db, campaign_id, village_code)
     removed = next(a for a in selection.selected[1:] if a.size <= 3)
-    kept = [a.id for a in selection.selected if a.id != removed.id]
-    free = selection.unused + removed.size
-    replacements = []
-    for a in selection.waiting:
-        if a.size <= free:
-            replacements.append(a.id)
-            free -= a.size
-    amend_list(db, lst["id"], household_ids=kept + replacements, key=key, today=None, start=start,
-               note="经调查核实，一户举报属实，取消其资格；空出的名额按得票从高到低依次递补，递补户另行公示 7 天。",
-               published_at=_published_at(start))
+    confirm(db, list_id=lst["id"], household_id=removed.id, ground="家中有财政供养人员（演示）", expected=None,
+            actor="演示数据", role="cli", key=key, today=None, start=start, published_at=_published_at(start))
 
 
 def demo_dir() -> Path:
@@ -170,7 +163,7 @@ def clear_all(db) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with db.atomic():
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
-        for table in ("board_photos", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
+        for table in ("board_photos", "disqualifications", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")
         for level in ("group", "village", "township", "county"):

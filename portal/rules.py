@@ -110,6 +110,20 @@ def select_within_quota(
     return Selection(tuple(selected), tuple(waiting), quota)
 
 
+def replacements(waiting: Iterable[Applicant], free: int, *, stop_at_first_misfit: bool = False) -> list[Applicant]:
+    """依次递补 (DOMAIN §11 rule 8): walk the waiting list in rank order and take each household that
+    fits the freed quota (persons); one that does not fit is passed over (or ends the walk, with
+    the campaign's stop setting). Never above the quota: what is left stays unused."""
+    chosen = []
+    for a in rank(waiting):
+        if a.size <= free:
+            chosen.append(a)
+            free -= a.size
+        elif stop_at_first_misfit:
+            break
+    return chosen
+
+
 class QuotaError(ValueError):
     """A selection or quota split that breaks 规模控制; the message is for the user, in Chinese."""
 

@@ -1,0 +1,171 @@
+"""依次递补 (rule 8): the pure rule, the proposal, confirmation, and concurrent dispositions
+against a real SQLite file from many threads and processes."""
+
+import datetime as dt
+import multiprocessing
+import threading
+
+import pytest
+
+from portal import rules
+from portal.campaigns import add_household, set_quota, village_selection
+from portal.db import connect
+from portal.publishing import PublishError, publish_list
+from portal.replacement import confirm, propose
+from portal.rules import Applicant
+
+from .conftest import ID_KEY, TODAY
+
+VILLAGE_A = "430811100001"
+
+
+def test_rule_takes_what_fits_in_rank_order():
+    waiting = [Applicant(1, 4, 25), Applicant(2, 2, 15), Applicant(3, 1, 12), Applicant(4, 1, 11)]
+    assert [a.id for a in rules.replacements(waiting, 3)] == [2, 3]          # 4 does not fit, 1 + 2 do
+    assert [a.id for a in rules.replacements(waiting, 3, stop_at_first_misfit=True)] == []
+    assert [a.id for a in rules.replacements(waiting, 4)] == [1]
+    assert rules.replacements(waiting, 0) == []
+
+
+@pytest.fixture
+def village(db, county):
+    """Village A's list published today; a waiting list of 王明 (4), 甲 (2), 乙 (1)."""
+    h = dict(county["households"])
+    for name, size, votes in [("甲户主", 2, 4), ("乙户主", 1, 3)]:     # below everyone selected
+        h[name] = add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name=name, size=size,
+                                applied_on=dt.date(2026, 3, 1), votes=votes, voters_present=32)
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                           start=TODAY, today=TODAY, key=ID_KEY)
+    return {**county, "households": h, "list_id": list_id}
+
+
+def test_proposal_fills_the_freed_quota_from_the_waiting_list(db, village):
+    h = village["households"]
+    p = propose(db, village["list_id"], h["李秀英"])       # frees 3: 王明 (4) passed over, 甲 + 乙 fit
+    assert p.replacements == (h["甲户主"], h["乙户主"]) and p.persons_after == 10 and p.unused == 0
+    p = propose(db, village["list_id"], h["张建国"])       # frees 4: 王明 fits exactly
+    assert p.replacements == (h["王明"],)
+    with pytest.raises(PublishError, match="不在名单"):
+        propose(db, village["list_id"], h["王明"])
+
+
+def test_confirm_disqualifies_publishes_and_audits(db, village):
+    h = village["households"]
+    p = confirm(db, list_id=village["list_id"], household_id=h["李秀英"], ground="家中有财政供养人员",
+                expected=(h["甲户主"], h["乙户主"]), actor="reviewer", role="township_reviewer", key=ID_KEY,
+                today=TODAY, start=TODAY + dt.timedelta(days=1))
+    rows = list(db.query("select head_name, mark from list_entries where list_id = ? and version = 2 order by position",
+                         [village["list_id"]]))
+    assert [r["head_name"] for r in rows] == ["张建国", "向春华", "欧阳德胜", "甲户主", "乙户主"]   # rank order
+    assert {r["head_name"]: r["mark"] for r in rows}["甲户主"] == "递补"
+    v2 = db["list_versions"].get((village["list_id"], 2))
+    assert (v2["window_start"], v2["window_end"]) == ("2026-11-24", "2026-11-30")
+    assert db["disqualifications"].get(1)["ground"] == "家中有财政供养人员"
+    assert h["李秀英"] not in [a.id for a in village_selection(db, village["campaign"], VILLAGE_A).selected]
+    log = next(db.query("select * from audit_log where action = 'list.replace'"))
+    assert '"replacements": [' in log["after"] and p.unused == 0
+
+
+def test_stale_proposal_or_missing_ground_writes_nothing(db, village):
+    h = village["households"]
+    for kwargs, message in [({"expected": (h["王明"],), "ground": "x"}, "重新查看"),
+                            ({"expected": None, "ground": "  "}, "理由")]:
+        with pytest.raises(PublishError, match=message):
+            confirm(db, list_id=village["list_id"], household_id=h["李秀英"], actor="r", role="r", key=ID_KEY,
+                    today=TODAY, start=TODAY, **kwargs)
+    assert db["disqualifications"].count == 0 and db["lists"].get(village["list_id"])["current_version"] == 1
+
+
+def test_nobody_fits_leaves_the_quota_unused(db, village):
+    h = village["households"]
+    confirm(db, list_id=village["list_id"], household_id=h["欧阳德胜"], ground="空挂户", expected=None, actor="r",
+            role="r", key=ID_KEY, today=TODAY, start=TODAY)      # frees 1: 乙 (1) fits
+    p = confirm(db, list_id=village["list_id"], household_id=h["乙户主"], ground="空挂户", expected=None,
+                actor="r", role="r", key=ID_KEY, today=TODAY, start=TODAY)
+    assert p.replacements == () and p.unused == 1
+    note = db["list_versions"].get((village["list_id"], 3))["change_note"]
+    assert "名额暂时空出" in note
+
+
+# --- Concurrency -----------------------------------------------------------------------------
+
+
+def _big_village(db, county, listed=12, waiting=30):
+    """A village whose quota (40) is filled by 12 households; 30 more wait with distinct votes."""
+    from portal.regions import add_region
+    add_region(db, "430811100009", "并发村", "430811100")
+    set_quota(db, county["campaign"], "430811100", 40)
+    set_quota(db, county["campaign"], "430811100009", 24)
+    for i in range(listed + waiting):
+        add_household(db, campaign_id=county["campaign"], village_code="430811100009", head_name=f"户{i:02d}",
+                      size=1 + i % 3, applied_on=dt.date(2026, 3, 1), votes=200 - i, voters_present=300)
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811100009", kind="identify",
+                           start=TODAY, today=TODAY, key=ID_KEY)
+    targets = [r["household_id"] for r in db.query(
+        "select household_id from list_entries where list_id = ? and version = 1 order by position", [list_id])]
+    return list_id, targets
+
+
+def _dispose(path, list_id, household_id):
+    """One staff member's disposition from its own connection (thread or process)."""
+    db = connect(path)
+    try:
+        confirm(db, list_id=list_id, household_id=household_id, ground="举报属实", expected=None, actor="w",
+                role="township_reviewer", key=ID_KEY, today=TODAY, start=TODAY)
+        return "ok"
+    except PublishError as error:
+        return str(error)
+    finally:
+        db.close()
+
+
+def _check_final_list(db, list_id, disqualified):
+    lst = db["lists"].get(list_id)
+    entries = list(db.query("select household_id, size from list_entries where list_id = ? and version = ?",
+                            [list_id, lst["current_version"]]))
+    ids = [e["household_id"] for e in entries]
+    assert len(ids) == len(set(ids)), "a replacement was picked twice"
+    assert sum(e["size"] for e in entries) <= 24, "quota exceeded"
+    assert not set(ids) & set(disqualified)
+    # Every version along the way stayed within the quota too.
+    for v in db.query("select version, sum(size) as persons from list_entries where list_id = ? group by version",
+                      [list_id]):
+        assert v["persons"] <= 24
+    return lst["current_version"]
+
+
+def test_concurrent_dispositions_from_threads(app, db, county):
+    list_id, targets = _big_village(db, county)
+    chosen = targets[:8]
+    results = []
+    threads = [threading.Thread(target=lambda hid=hid: results.append(_dispose(app.config["DATABASE"], list_id, hid)))
+               for hid in chosen]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 8, results
+    assert _check_final_list(db, list_id, chosen) == 9
+    assert db["audit_log"].count == 8
+
+
+def test_concurrent_dispositions_from_processes(app, db, county):
+    list_id, targets = _big_village(db, county)
+    chosen = targets[:6]
+    with multiprocessing.get_context("spawn").Pool(4) as pool:
+        results = pool.starmap(_dispose, [(app.config["DATABASE"], list_id, hid) for hid in chosen])
+    assert results.count("ok") == 6, results
+    assert _check_final_list(db, list_id, chosen) == 7
+
+
+def test_the_same_household_disposed_twice_at_once(app, db, county):
+    list_id, targets = _big_village(db, county)
+    results = []
+    threads = [threading.Thread(target=lambda: results.append(_dispose(app.config["DATABASE"], list_id, targets[0])))
+               for _ in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == 1 and all("不在名单" in r for r in results if r != "ok")
+    assert db["disqualifications"].count == 1
