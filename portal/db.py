@@ -292,3 +292,59 @@ def m0003_disqualifications(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0004_complaints")
+def m0004_complaints(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        create table complaints (
+            id integer primary key,
+            receipt_hash text not null unique,       -- HMAC of the receipt code; the code itself is never stored
+            list_id integer references lists(id),
+            list_version integer,
+            household_id integer references households(id),
+            handler_region text not null references regions(code),
+            ground text not null,
+            text text not null,
+            about_committee integer not null default 0,
+            anonymous integer not null default 1,
+            reporter_name text,
+            reporter_phone text,
+            channel text not null default 'online' check (channel in ('online', 'phone', 'letter', 'meeting')),
+            operator text,
+            within_window integer not null default 0,
+            status text not null default 'received' check (status in ('received', 'investigating', 'concluded')),
+            investigator_id integer references users(id),
+            due_on text,
+            outcome text check (outcome in ('upheld', 'partly', 'dismissed')),
+            findings text,
+            public_reply text,
+            filed_at text not null,
+            concluded_at text
+        );
+        create index complaints_list on complaints(list_id, status);
+        create index complaints_handler on complaints(handler_region, status);
+
+        -- What the reporter added later, and each staff step, in order.
+        create table complaint_events (
+            id integer primary key,
+            complaint_id integer not null references complaints(id),
+            at text not null,
+            actor text not null,
+            kind text not null,
+            text text not null default ''
+        );
+        create index complaint_events_complaint on complaint_events(complaint_id, id);
+
+        create table complaint_files (
+            id integer primary key,
+            complaint_id integer not null references complaints(id),
+            stored_name text not null unique,
+            content_type text not null,
+            size integer not null,
+            sha256 text not null,
+            added_at text not null
+        );
+        """
+    )

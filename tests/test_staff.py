@@ -165,23 +165,37 @@ def test_board_print_has_full_names_and_the_public_print_does_not(clerk, staff):
     assert code in public                          # the same version carries the same code
 
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 100
+def jpeg_with_gps() -> bytes:
+    from PIL import Image
+    image = Image.new("RGB", (40, 30), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"                       # Make
+    exif[0x8825] = {1: "N", 2: (29.0, 20.0, 0.0)}     # GPS latitude
+    out = io.BytesIO()
+    image.save(out, "JPEG", exif=exif)
+    return out.getvalue()
 
 
-def test_board_photo_upload_sniffs_the_content(clerk, db, staff, app):
+def test_board_photo_upload_sniffs_and_cleans(clerk, db, staff, app):
     url = f"/staff/lists/{staff['village_a']}/photos"
+    page = lambda: clerk.get(f"/staff/lists/{staff['village_a']}").get_data(as_text=True)  # noqa: E731
     fake = clerk.post(url, data={"photo": (io.BytesIO(b"MZ not a picture"), "board.jpg")},
                       content_type="multipart/form-data")
-    assert fake.status_code == 303 and db["board_photos"].count == 0
-    assert "只能上传 JPEG 或 PNG" in clerk.get(f"/staff/lists/{staff['village_a']}").get_data(as_text=True)
-    big = clerk.post(url, data={"photo": (io.BytesIO(PNG + b"0" * (10 * 1024 * 1024)), "big.png")},
+    assert fake.status_code == 303 and db["board_photos"].count == 0 and "只能上传 JPEG、PNG 照片" in page()
+    broken = clerk.post(url, data={"photo": (io.BytesIO(b"\xff\xd8\xff<html><script>x</script>"), "a.jpg")},
+                        content_type="multipart/form-data")
+    assert broken.status_code == 303 and db["board_photos"].count == 0 and "不是真正的图片" in page()
+    big = clerk.post(url, data={"photo": (io.BytesIO(b"\xff\xd8\xff" + b"0" * (10 * 1024 * 1024)), "big.jpg")},
                      content_type="multipart/form-data")
-    assert big.status_code == 303 and db["board_photos"].count == 0
-    ok = clerk.post(url, data={"photo": (io.BytesIO(PNG), "board.txt")}, content_type="multipart/form-data")
+    assert big.status_code == 303 and db["board_photos"].count == 0 and "超过 10 MB" in page()
+    original = jpeg_with_gps()
+    assert b"PhoneMaker" in original
+    ok = clerk.post(url, data={"photo": (io.BytesIO(original), "board.txt")}, content_type="multipart/form-data")
     assert ok.status_code == 303 and db["board_photos"].count == 1
     photo = next(db.query("select * from board_photos"))
     served = clerk.get(f"/staff/photos/{photo['id']}")
-    assert served.status_code == 200 and served.mimetype == "image/png" and served.data == PNG
+    assert served.status_code == 200 and served.mimetype == "image/jpeg"
+    assert served.data.startswith(b"\xff\xd8\xff") and b"PhoneMaker" not in served.data   # EXIF gone
     assert app.test_client().get(f"/staff/photos/{photo['id']}").status_code == 302   # not public
 
 

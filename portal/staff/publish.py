@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
@@ -11,6 +10,7 @@ from flask_login import current_user
 from .. import audit, clock, rules
 from ..campaigns import id_key, now_text, village_selection
 from ..db import get_db, write_transaction
+from ..evidence import EvidenceError, read_upload, store
 from ..lists import list_context, qr_svg
 from ..publishing import PublishError, amend_list, publish_list
 from ..regions import ancestors, get_region_row
@@ -18,8 +18,6 @@ from . import staff_route
 from .console import chosen_campaign, readiness
 from .forms import AmendListForm, PublishListForm, UploadPhotoForm, choices
 
-PHOTO_LIMIT = 10 * 1024 * 1024
-PHOTO_TYPES = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png")}
 
 
 def version_record(db, list_id: int) -> dict:
@@ -137,24 +135,18 @@ def upload_photo(list_id):
     if not form.validate_on_submit():
         flash("；".join(e for errors in form.errors.values() for e in errors))
         return redirect(url_for("staff.list_view", list_id=list_id)), 303
-    data = form.photo.data.read(PHOTO_LIMIT + 1)
-    kind = next((v for magic, v in PHOTO_TYPES.items() if data.startswith(magic)), None)
-    if len(data) > PHOTO_LIMIT:
-        flash("照片超过 10 MB，请压缩后再上传。")
-    elif kind is None:
-        flash("只能上传 JPEG 或 PNG 照片（按文件内容判断，不看扩展名）。")
+    try:
+        data, content_type, ext = read_upload(form.photo.data, allow_pdf=False)
+    except EvidenceError as error:
+        flash(str(error))
     else:
-        _store_photo(db, list_id, data, *kind)
-        flash("照片已上传，作为张榜留存记录。")
+        _store_photo(db, list_id, data, content_type, ext)
+        flash("照片已上传，作为张榜留存记录（已去除照片里的位置等信息）。")
     return redirect(url_for("staff.list_view", list_id=list_id)), 303
 
 
 def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> None:
-    digest = hashlib.sha256(data).hexdigest()
-    folder = Path(current_app.config["EVIDENCE_DIR"]) / "boards"
-    folder.mkdir(parents=True, exist_ok=True)
-    stored = f"{list_id}-{digest[:32]}.{ext}"
-    path = folder / stored
+    stored, digest = store("boards", str(list_id), data, ext)
     lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]))
     with write_transaction(db):
         if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
@@ -167,9 +159,6 @@ def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> 
         audit.record(db, actor=current_user.username, role=current_user.role, action="list.photo",
                      object_type="list", object_id=list_id, region_code=lst["region_code"],
                      after={"photo_id": photo_id, "sha256": digest, "size": len(data)})
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(data)
-        tmp.replace(path)
 
 
 @staff_route("/photos/<id:photo_id>", permission="lists.view", target="photo")
