@@ -44,6 +44,13 @@ DEFAULTS = {
     # Number of reverse proxies in front whose X-Forwarded-* headers are trusted.
     "PROXY_HOPS": 0,
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    # Reports: tight per list and per household, generous per address (a village may share one).
+    "COMPLAINT_LIMIT_PER_HOUSEHOLD": "5 per day",
+    "COMPLAINT_LIMIT_PER_LIST": "60 per day",
+    "COMPLAINT_LIMIT_PER_ADDRESS": "300 per day",
+    "TRACK_LIMIT_PER_ADDRESS": "30 per hour",
+    # Days an investigation may take, counted from assignment.
+    "COMPLAINT_DUE_DAYS": 5,
     "LOGIN_LIMIT_PER_ADDRESS": "60 per 15 minutes",
     "RATELIMIT_STRATEGY": "moving-window",
     # Flask-Limiter storage; memory:// counts per worker process. Use redis:// with several workers.
@@ -106,7 +113,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import accounts, audit, db, demo, home, importer, lists, regions, security, staff, templating
+    from . import accounts, audit, complaints, db, demo, home, importer, lists, regions, security, staff, templating
 
     db.init_app(app)
     security.init_app(app)
@@ -114,6 +121,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(home.bp)
     app.register_blueprint(regions.bp)
     app.register_blueprint(lists.bp)
+    app.register_blueprint(complaints.bp)
     accounts.init_app(app)
     staff.init_app(app)
     app.cli.add_command(demo.load_demo_command)

@@ -141,12 +141,15 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
     )
     policy = name_policy or current_app.config["NAME_DISPLAY"]
     entries = entries_of(list_id, lst["version"], policy)
+    from .complaints import list_complaint_counts, public_replies
     return {
         "lst": lst,
         "crumbs": ancestors(db, lst["region_code"]),
         "versions": versions_of(list_id),
         "entries": entries,
         "villages": dict((e["village_code"], e["village"]) for e in entries),
+        "complaints": list_complaint_counts(db, list_id),
+        "replies": public_replies(db, list_id),
         "quota": quota["persons"] if quota else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",
@@ -169,12 +172,13 @@ def public_url(endpoint: str, **values) -> str:
 
 @bp.get("/lists/<id:list_id>")
 def list_page(list_id):
-    return render_template("lists/list.html", **list_context(list_id))
+    return render_template("lists/list.html", report_links=True, **list_context(list_id))
 
 
 @bp.get("/lists/<id:list_id>/v<id:version>")
 def list_version(list_id, version):
-    return render_template("lists/list.html", **list_context(list_id, version))
+    ctx = list_context(list_id, version)
+    return render_template("lists/list.html", report_links=ctx["lst"]["version"] == ctx["lst"]["current_version"], **ctx)
 
 
 @bp.get("/lists/<id:list_id>/print")

@@ -15,6 +15,7 @@ import sqlite3
 
 from . import rules
 from .campaigns import get_campaign, get_quota, now_text, village_selection
+from .complaints import open_in_window
 from .db import write_transaction
 from .regions import ancestor_codes, get_region_row
 
@@ -192,7 +193,7 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             (name, rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"])) if r else None)
             for name, r in lower
         ],
-        open_complaints=open_complaints,
+        open_complaints=open_complaints + open_in_window(db, [r["id"] for _, r in lower if r]),
     )
     if problems:
         raise PublishError("现在还不能公示本级名单：" + "".join(problems))

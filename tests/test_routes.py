@@ -18,6 +18,9 @@ COVERED = {
     "/lists/<id:list_id>.json": "test_lists",
     "/lists/<id:list_id>/v<id:version>.json": "test_lists",
     "/static/<path:filename>": "test_routes",
+    "/complaints/new": "test_complaints",
+    "/complaints/track": "test_complaints",
+    "/complaints/track/add": "test_complaints",
 }
 
 

@@ -245,7 +245,8 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, db, staff):
     posts = [rule for rule in app.url_map.iter_rules() if "POST" in rule.methods]
     assert len(posts) >= 10
     values = {"code": "430811100001", "list_id": staff["village_a"], "household_id": staff["households"]["王明"],
-              "user_id": staff["near_user"], "photo_id": 1, "version": 1, "token": "0" * 32}
+              "user_id": staff["near_user"], "photo_id": 1, "version": 1, "token": "0" * 32, "complaint_id": 1,
+              "file_id": 1}
     for rule in posts:
         with app.test_request_context():
             url = url_for(rule.endpoint, **{a: values[a] for a in rule.arguments})

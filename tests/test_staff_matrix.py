@@ -4,6 +4,7 @@ The routes come from the app's URL map, so a new console route is covered the da
 what each role may do is written out here independently of portal/accounts.py.
 """
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,10 @@ EXPECTED = {
     "admin.quotas": {"county_admin"},
     "admin.campaigns": {"county_admin"},
     "imports.run": {"village_clerk", "township_reviewer", "county_admin"},
+    "complaints.view": ALL,
+    "complaints.manage": {"village_clerk", "township_reviewer", "county_admin"},
+    "complaints.conclude": ALL,
+    "complaints.replace": {"village_clerk", "township_reviewer", "county_admin"},
 }
 # Console routes that need no jurisdiction check: they act on the logged-in user only.
 OWN_ACCOUNT = {"accounts.login", "accounts.logout", "accounts.password"}
@@ -39,14 +44,30 @@ def _photo(db, app, list_id, name):
                                       "uploaded_at": "2026-11-23T02:00:00+00:00"}).last_pk
 
 
+def _complaint(db, list_id, household_id=None):
+    from portal.complaints import file_complaint
+    cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground="vehicle",
+                            text="有车", about_committee=False, anonymous=True, name="", phone="", files=[],
+                            key=b"test-key", today=dt.date(2026, 11, 23))
+    fid = db["complaint_files"].insert({"complaint_id": cid, "stored_name": f"c{cid}.png", "content_type": "image/png",
+                                        "size": 1, "sha256": "x", "added_at": "2026-11-23T02:00:00+00:00"}).last_pk
+    db.execute("update complaints set outcome = 'upheld', status = 'concluded' where id = ?", [cid])
+    return cid, fid
+
+
 @pytest.fixture
 def targets(app, db, staff):
-    inside = {"code": "430811100001", "list_id": staff["village_a"],
+    c_in, f_in = _complaint(db, staff["village_a"], staff["households"]["张建国"])
+    c_far, f_far = _complaint(db, staff["far_list"], staff["far_household"])
+    c_other, f_other = _complaint(db, staff["other_list"], staff["other_household"])
+    inside = {"code": "430811100001", "list_id": staff["village_a"], "complaint_id": c_in, "file_id": f_in,
               "household_id": staff["households"]["张建国"], "user_id": staff["near_user"],
               "photo_id": _photo(db, app, staff["village_a"], "in.png")}
     outside_county = {"code": "511022100001", "list_id": staff["far_list"], "household_id": staff["far_household"],
+                      "complaint_id": c_far, "file_id": f_far,
                       "user_id": staff["far_user"], "photo_id": _photo(db, app, staff["far_list"], "far.png")}
-    outside_township = {"code": "430811200001", "list_id": staff["other_list"],
+    outside_township = {"code": "430811200001", "list_id": staff["other_list"], "complaint_id": c_other,
+                        "file_id": f_other,
                         "household_id": staff["other_household"], "user_id": staff["far_user"],
                         "photo_id": _photo(db, app, staff["other_list"], "other.png")}
     return inside, outside_county, outside_township

@@ -18,7 +18,7 @@ from ..regions import level_of_code
 
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
-TARGETS = ("none", "region", "list", "household", "user", "photo")
+TARGETS = ("none", "region", "list", "household", "user", "photo", "complaint")
 
 
 def resolve_target(target: str, kwargs: dict) -> tuple[str, str]:
@@ -43,6 +43,9 @@ def resolve_target(target: str, kwargs: dict) -> tuple[str, str]:
     elif target == "photo":
         row = next(db.query("select l.region_code as code, l.level from board_photos p join lists l on l.id = p.list_id "
                             "where p.id = ?", [kwargs["photo_id"]]), None)
+    elif target == "complaint":
+        row = next(db.query("select c.handler_region as code, r.level from complaints c join regions r "
+                            "on r.code = c.handler_region where c.id = ?", [kwargs["complaint_id"]]), None)
     else:
         raise ValueError(f"unknown target {target!r}")
     if row is None:
@@ -84,6 +87,6 @@ def no_store(response):
 
 
 def init_app(app) -> None:
-    from . import admin, applicants, console, imports, publish  # noqa: F401  (they register their routes)
+    from . import admin, applicants, cases, console, imports, publish  # noqa: F401  (they register their routes)
 
     app.register_blueprint(bp)

@@ -87,7 +87,16 @@ def dashboard():
                                [prefix, today, today], order="v.window_end, l.id"),
         waiting=_waiting_for_me(db, campaign, region),
         villages=quota_use(db, campaign["id"], region["code"]) if campaign else [],
+        cases=_open_cases(db, region["code"], today),
     )
+
+
+def _open_cases(db, region_code: str, today: str) -> dict:
+    """Open complaints in the jurisdiction; overdue ones are listed so they stand out."""
+    rows = list(db.query("select id, due_on, status from complaints where handler_region like ? "
+                         "and status != 'concluded' order by due_on is null, due_on, id", [region_code + "%"]))
+    return {"open": len(rows), "overdue": [r for r in rows if r["due_on"] and r["due_on"] < today],
+            "unassigned": sum(r["status"] == "received" for r in rows)}
 
 
 def _waiting_for_me(db, campaign, region) -> list[dict]:

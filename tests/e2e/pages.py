@@ -7,11 +7,13 @@ checked elsewhere; test_pages.py fails for a new route that is missing.
 # endpoint -> sample paths of HTML pages (audited: validity, axe, weight, no JS).
 HTML_PAGES = {
     "home.index": ["/"],
-    "home.page": ["/pages/how-to-object", "/pages/about"],
+    "home.page": ["/pages/how-to-object", "/pages/about", "/pages/import-help"],
     "regions.region_page": ["/r/430811", "/r/430811200", "/r/430811200001", "/r/430811200001001"],
     "lists.list_page": ["/lists/1", "/lists/8", "/lists/16"],
     "lists.list_version": ["/lists/1/v1"],
     "lists.print_view": ["/lists/1/print", "/lists/16/print"],
+    "complaints.new": ["/complaints/new", "/complaints/new?list=8", "/complaints/new?list=8&entry=3"],
+    "complaints.track": ["/complaints/track"],
 }
 # Pages that answer with an error status but must pass the same checks.
 ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]
@@ -24,4 +26,5 @@ DATA_ROUTES = {
     "home.healthz": "health check (tests/test_home.py)",
     "home.robots": "robots.txt (tests/test_home.py)",
     "static": "static files, weighed with each page",
+    "complaints.add_info": "POST only: the status page it answers is checked in test_complaint_journey",
 }

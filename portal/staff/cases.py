@@ -1,0 +1,233 @@
+"""Handling complaints in the console: assign an investigator with a due date, conclude with an
+outcome and a public reply, confirm the 依次递补 replacement, register reports taken offline."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask_login import current_user
+from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, InputRequired, Length, Optional
+
+from .. import audit, clock
+from ..campaigns import id_key, now_text
+from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
+from ..db import get_db, write_transaction
+from ..publishing import PublishError
+from ..replacement import confirm, propose
+from ..regions import get_region_row
+from . import staff_route
+from .forms import choices
+
+from flask_wtf import FlaskForm
+
+
+class AssignForm(FlaskForm):
+    investigator = SelectField("调查人员", coerce=int, choices=[])
+    due_on = DateField("办结期限", validators=[InputRequired("请填写办结期限。")])
+
+
+class ConcludeForm(FlaskForm):
+    outcome = RadioField("结论", choices=choices(OUTCOMES.items()), validators=[DataRequired("请选择结论。")])
+    findings = TextAreaField("调查经过和结果（内部，不公开）", validators=[DataRequired("请写明调查情况。"), Length(max=5000)])
+    public_reply = TextAreaField("公开答复（会显示在名单页面；不写举报人和农户全名）",
+                                 validators=[DataRequired("请写公开答复。"), Length(max=1000)])
+
+
+class RegisterForm(FlaskForm):
+    channel = SelectField("收到的方式", choices=choices((k, v) for k, v in CHANNELS.items() if k != "online"))
+    list_id = StringField("名单编号（网址 /lists/ 后面的数字；反映具体名单时填）", validators=[Optional(), Length(max=12)])
+    region = SelectField("反映哪里的问题（没有名单编号时）", choices=[])
+    ground = SelectField("反映什么问题", choices=choices(GROUNDS.items()))
+    text = TextAreaField("具体情况", validators=[DataRequired("请记录具体情况。"), Length(max=5000)])
+    name = StringField("反映人姓名（可不填）", validators=[Optional(), Length(max=40)])
+    phone = StringField("联系电话（可不填）", validators=[Optional(), Length(max=30)])
+
+
+class ReplaceForm(FlaskForm):
+    expected = StringField(validators=[Optional()])
+    start = DateField("递补户公示开始日期", validators=[InputRequired("请填写公示开始日期。")])
+
+
+def _case(complaint_id: int) -> dict:
+    return next(get_db().query(
+        "select c.*, r.name as handler_name, l.title as list_title, l.region_code as list_region, "
+        "u.display_name as investigator_name, h.head_name as household_name "
+        "from complaints c join regions r on r.code = c.handler_region left join lists l on l.id = c.list_id "
+        "left join users u on u.id = c.investigator_id left join households h on h.id = c.household_id "
+        "where c.id = ?", [complaint_id]))
+
+
+def _event(db, complaint_id: int, kind: str, text: str) -> None:
+    db["complaint_events"].insert({"complaint_id": complaint_id, "at": now_text(), "actor": current_user.username,
+                                   "kind": kind, "text": text})
+
+
+@staff_route("/complaints", permission="complaints.view")
+def cases():
+    rows = list(get_db().query(
+        "select c.id, c.ground, c.status, c.due_on, c.filed_at, c.channel, c.within_window, r.name as handler_name, "
+        "l.title as list_title from complaints c join regions r on r.code = c.handler_region "
+        "left join lists l on l.id = c.list_id where c.handler_region like ? "
+        "order by c.status = 'concluded', c.due_on is null, c.due_on, c.id", [current_user.region_code + "%"]))
+    return render_template("staff/cases.html", rows=rows, today=clock.today().isoformat(), grounds=GROUNDS,
+                           status=STATUS, channels=CHANNELS)
+
+
+@staff_route("/complaints/<id:complaint_id>", permission="complaints.view", target="complaint")
+def case(complaint_id):
+    db = get_db()
+    c = _case(complaint_id)
+    assign = AssignForm()
+    assign.investigator.choices = _investigators(db, c["handler_region"])
+    assign.due_on.data = clock.today() + dt.timedelta(days=int(current_app.config["COMPLAINT_DUE_DAYS"]))
+    disqualified = c["household_id"] and next(db.query(
+        "select 1 from disqualifications where household_id = ?", [c["household_id"]]), None)
+    return render_template(
+        "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channels=CHANNELS,
+        events=list(db.query("select * from complaint_events where complaint_id = ? order by id", [complaint_id])),
+        files=list(db.query("select * from complaint_files where complaint_id = ? order by id", [complaint_id])),
+        assign=assign, conclude=ConcludeForm(), today=clock.today().isoformat(),
+        can=lambda p: current_user.can(p, g.target_region, g.target_level),
+        can_replace=c["outcome"] in ("upheld", "partly") and c["household_id"] and c["list_id"] and not disqualified)
+
+
+def _investigators(db, handler_region: str) -> list:
+    """Staff who may investigate: investigators (and reviewers) whose area contains the case."""
+    rows = db.query("select id, display_name, role, region_code from users where active = 1 and role in "
+                    "('investigator', 'township_reviewer', 'county_admin') order by role, id")
+    return choices((r["id"], f"{r['display_name']}（{'调查员' if r['role'] == 'investigator' else '审核员'}）")
+                   for r in rows if handler_region.startswith(r["region_code"]))
+
+
+@staff_route("/complaints/<id:complaint_id>/assign", permission="complaints.manage", target="complaint",
+             methods=("POST",))
+def assign(complaint_id):
+    db = get_db()
+    c = _case(complaint_id)
+    form = AssignForm()
+    form.investigator.choices = _investigators(db, c["handler_region"])
+    if c["status"] == "concluded":
+        flash("这件举报已经办结。")
+    elif not form.validate_on_submit():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+    else:
+        with write_transaction(db):
+            db.execute("update complaints set status = 'investigating', investigator_id = ?, due_on = ? where id = ?",
+                       [form.investigator.data, form.due_on.data.isoformat(), complaint_id])
+            _event(db, complaint_id, "assigned", f"已安排调查，预计{form.due_on.data.month}月{form.due_on.data.day}日前办结")
+            audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.assign",
+                         object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
+                         before={"status": c["status"]},
+                         after={"status": "investigating", "investigator_id": form.investigator.data,
+                                "due_on": form.due_on.data.isoformat()})
+        flash("已安排调查。")
+    return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
+
+
+@staff_route("/complaints/<id:complaint_id>/conclude", permission="complaints.conclude", target="complaint",
+             methods=("POST",))
+def conclude(complaint_id):
+    db = get_db()
+    c = _case(complaint_id)
+    form = ConcludeForm()
+    if c["status"] == "concluded":
+        flash("这件举报已经办结。")
+    elif not form.validate_on_submit():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+    else:
+        with write_transaction(db):
+            db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
+                       "concluded_at = ? where id = ?",
+                       [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), now_text(),
+                        complaint_id])
+            _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
+            audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
+                         object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
+                         before={"status": c["status"]},
+                         after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data})
+        flash("已办结。" + ("查实的，请确认递补。" if form.outcome.data != "dismissed" and c["household_id"] else ""))
+    return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
+
+
+@staff_route("/complaints/<id:complaint_id>/replace", permission="complaints.replace", target="complaint",
+             methods=("GET", "POST"))
+def replace(complaint_id):
+    db = get_db()
+    c = _case(complaint_id)
+    if not (c["outcome"] in ("upheld", "partly") and c["household_id"] and c["list_id"]):
+        abort(404)
+    form = ReplaceForm()
+    problem = None
+    try:
+        proposal = propose(db, c["list_id"], c["household_id"])
+    except PublishError as error:
+        proposal, problem = None, str(error)
+    if proposal and form.validate_on_submit():
+        expected = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isdigit())
+        try:
+            confirm(db, list_id=c["list_id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
+                    expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
+                    today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+        except PublishError as error:
+            problem = str(error)
+        else:
+            flash("已取消该户资格并发布新版本，递补户另行公示。")
+            return redirect(url_for("staff.list_view", list_id=c["list_id"]))
+    if not form.is_submitted():
+        form.start.data = clock.today()
+    names = {}
+    if proposal:
+        form.expected.data = ",".join(map(str, proposal.replacements))
+        ids = list(proposal.replacements)
+        if ids:
+            names = {r["id"]: r for r in db.query(
+                f"select h.id, h.head_name, h.size, v.votes from households h join votes v on v.household_id = h.id "
+                f"where h.id in ({','.join('?' for _ in ids)})", ids)}
+    return render_template("staff/replace.html", c=c, proposal=proposal, names=names, form=form, problem=problem), \
+        400 if problem else 200
+
+
+@staff_route("/complaints/<id:complaint_id>/files/<id:file_id>", permission="complaints.view", target="complaint")
+def case_file(complaint_id, file_id):
+    row = next(get_db().query("select * from complaint_files where id = ? and complaint_id = ?",
+                              [file_id, complaint_id]), None)
+    if row is None:
+        abort(404)
+    path = Path(current_app.config["EVIDENCE_DIR"]) / "complaints" / row["stored_name"]
+    if not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=row["content_type"], max_age=0)
+
+
+@staff_route("/complaints/new", permission="complaints.manage", methods=("GET", "POST"))
+def register():
+    db = get_db()
+    form = RegisterForm()
+    form.region.choices = choices((r["code"], r["name"]) for r in db.query(
+        "select code, name from regions where code like ? and level in ('county', 'township', 'village') order by code",
+        [current_user.region_code + "%"]))
+    problem = None
+    if form.validate_on_submit():
+        list_id = int(form.list_id.data) if (form.list_id.data or "").isdigit() else None
+        lst = next(db.query("select region_code from lists where id = ?", [list_id]), None) if list_id else None
+        target = lst["region_code"] if lst else form.region.data
+        if list_id and lst is None:
+            problem = "没有这个编号的名单。"
+        elif not current_user.can("complaints.manage", target, get_region_row(db, target)["level"]):
+            abort(403)
+        else:
+            with write_transaction(db):
+                complaint_id, _ = file_complaint(
+                    db, list_id=list_id, household_id=None, region_code=target, ground=form.ground.data,
+                    text=form.text.data, about_committee=False, anonymous=not (form.name.data or "").strip(),
+                    name=form.name.data or "", phone=form.phone.data or "", files=[], key=id_key(),
+                    today=clock.today(), channel=form.channel.data, operator=current_user.username)
+                audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.register",
+                             object_type="complaint", object_id=complaint_id, region_code=target,
+                             after={"channel": form.channel.data, "list_id": list_id, "ground": form.ground.data})
+            flash("已登记。举报人如需查询进度，可电话询问经办人。")
+            return redirect(url_for("staff.case", complaint_id=complaint_id))
+    return render_template("staff/register.html", form=form, problem=problem), 400 if (problem or form.errors) else 200

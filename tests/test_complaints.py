@@ -1,0 +1,247 @@
+"""Complaints end to end through the test client: filing, receipt codes, tracking, limits,
+routing, the staff workflow, public accountability, the chain gate and 依次递补 from a case."""
+
+import io
+import re
+
+import pytest
+
+from portal.complaints import CODE_ALPHABET, code_hash, new_receipt_code, normalise_code
+
+from .conftest import ID_KEY, login
+from .test_staff import jpeg_with_gps
+
+CODE_RE = re.compile(r'<p class="receipt"><strong>([0-9A-Z-]+)</strong></p>')
+
+
+def file_report(client, list_id, entry=None, **extra):
+    data = {"list": str(list_id), "ground": "vehicle", "text": "他家去年买了一辆新车", "anonymous": "y", **extra}
+    if entry:
+        data["entry"] = str(entry)
+    url = f"/complaints/new?list={list_id}" + (f"&entry={entry}" if entry else "")
+    return client.post(url, data=data, content_type="multipart/form-data")
+
+
+def receipt(resp) -> str:
+    return CODE_RE.search(resp.get_data(as_text=True)).group(1)
+
+
+def test_receipt_codes_are_long_unambiguous_and_normalised():
+    code = new_receipt_code()
+    assert re.fullmatch(r"([0-9A-Z]{4}-){4}[0-9A-Z]{4}", code)
+    assert not set(code.replace("-", "")) - set(CODE_ALPHABET)
+    assert not set("01ILOU") & set(CODE_ALPHABET)
+    assert len(CODE_ALPHABET) ** 20 > 2 ** 80
+    assert normalise_code(code.lower().replace("-", " ")) == code.replace("-", "")
+    assert normalise_code("ABCD") is None and normalise_code("0000-1111-IIII-LLLL-OOOO") is None
+    assert len({new_receipt_code() for _ in range(1000)}) == 1000
+
+
+@pytest.fixture
+def reporter(app, staff):
+    app.config["WTF_CSRF_ENABLED"] = False
+    return app.test_client()
+
+
+def test_villager_files_against_a_household_and_tracks_it(reporter, db, staff):
+    a = staff["village_a"]
+    resp = file_report(reporter, a, entry=1)
+    assert resp.status_code == 200 and resp.headers["Cache-Control"] == "no-store"
+    code = receipt(resp)
+    row = next(db.query("select * from complaints"))
+    assert row["household_id"] == staff["households"]["张建国"] and row["receipt_hash"] == code_hash(
+        normalise_code(code), ID_KEY)
+    assert code not in str(row) and code.replace("-", "") not in str(row)           # only its hash is kept
+    assert row["handler_region"] == "430811100001" and row["within_window"] == 0     # the village list's window closed
+    status = reporter.post("/complaints/track", data={"code": code.lower()})
+    assert status.status_code == 200 and "已受理" in status.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("code", ["AAAA-BBBB-CCCC-DDDD-EEEE", "short", "0000-0000-0000-0000-0000"])
+def test_wrong_codes_get_the_same_message(reporter, staff, code):
+    resp = reporter.post("/complaints/track", data={"code": code})
+    assert resp.status_code == 400 and "没有找到这个回执码" in resp.get_data(as_text=True)
+
+
+def test_tracking_tries_are_limited(app, reporter, staff):
+    app.config["TRACK_LIMIT_PER_ADDRESS"] = "3 per hour"
+    codes = [reporter.post("/complaints/track", data={"code": "AAAA-BBBB-CCCC-DDDD-EEEE"}).status_code
+             for _ in range(4)]
+    assert codes == [400, 400, 400, 429]
+
+
+def test_named_report_identity_stays_with_staff(reporter, app, db, staff):
+    resp = file_report(reporter, staff["village_a"], anonymous="", name="赵举报", phone="13800000000")
+    code = receipt(resp)
+    for url in (f"/lists/{staff['village_a']}", f"/lists/{staff['village_a']}.json"):
+        assert "赵举报" not in reporter.get(url).get_data(as_text=True)
+    assert "赵举报" not in reporter.post("/complaints/track", data={"code": code}).get_data(as_text=True)
+    staff_client = app.test_client()
+    login(staff_client, "clerk")
+    cid = next(db.query("select id from complaints"))["id"]
+    assert "赵举报" in staff_client.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"text": ""}, "请写明具体情况"),
+    ({"text": "字" * 5001}, "最多 5000 字"),
+    ({"ground": ""}, "请选择要反映的问题"),
+    ({"anonymous": "", "name": ""}, "实名反映请填写姓名"),
+    ({"files": (io.BytesIO(b"not a jpeg at all"), "photo.jpg")}, "按文件内容判断"),
+    ({"files": [(io.BytesIO(b"%PDF-1.4 x"), f"{i}.pdf") for i in range(6)]}, "最多上传 5 个文件"),
+])
+def test_bad_reports_are_refused_and_nothing_is_written(reporter, db, staff, extra, message):
+    resp = file_report(reporter, staff["village_a"], **extra)
+    assert resp.status_code == 400 and message in resp.get_data(as_text=True)
+    assert db["complaints"].count == 0 and db["complaint_files"].count == 0
+
+
+@pytest.mark.parametrize("url", ["/complaints/new?list=999", "/complaints/new?list=1&entry=99",
+                                 "/complaints/new?list=abc", "/complaints/new?list=1&entry=-1"])
+def test_unknown_list_or_household_is_a_404(reporter, staff, url):
+    assert reporter.get(url).status_code == 404
+
+
+def test_honeypot_keeps_nothing(reporter, db, staff):
+    resp = file_report(reporter, staff["village_a"], website="http://spam.example")
+    assert resp.status_code == 200 and receipt(resp)
+    assert db["complaints"].count == 0
+
+
+def test_per_household_limit_is_tight_and_per_address_generous(app, reporter, staff):
+    app.config["COMPLAINT_LIMIT_PER_HOUSEHOLD"] = "2 per day"
+    codes = [file_report(reporter, staff["village_a"], entry=1).status_code for _ in range(3)]
+    assert codes == [200, 200, 429]
+    assert file_report(reporter, staff["village_a"], entry=2).status_code == 200   # same address, other household
+
+
+def test_evidence_photo_is_cleaned_and_served_only_to_staff(app, reporter, db, staff):
+    resp = file_report(reporter, staff["village_a"], entry=1, files=(io.BytesIO(jpeg_with_gps()), "x.png"))
+    assert resp.status_code == 200
+    f = next(db.query("select * from complaint_files"))
+    assert f["content_type"] == "image/jpeg"
+    staff_client = app.test_client()
+    login(staff_client, "clerk")
+    served = staff_client.get(f"/staff/complaints/{f['complaint_id']}/files/{f['id']}")
+    assert served.status_code == 200 and b"PhoneMaker" not in served.data
+    assert reporter.get(f"/staff/complaints/{f['complaint_id']}/files/{f['id']}").status_code == 302
+
+
+def test_reporter_adds_information(reporter, db, staff):
+    code = receipt(file_report(reporter, staff["village_a"]))
+    resp = reporter.post("/complaints/track/add", data={"code": code, "text": "车牌是湘G开头"},
+                         content_type="multipart/form-data")
+    assert resp.status_code == 200 and "已收到您补充的情况" in resp.get_data(as_text=True)
+    empty = reporter.post("/complaints/track/add", data={"code": code, "text": ""}, content_type="multipart/form-data")
+    assert empty.status_code == 400 and "请填写补充情况" in empty.get_data(as_text=True)
+    wrong = reporter.post("/complaints/track/add", data={"code": "AAAA-BBBB-CCCC-DDDD-EEEE", "text": "x"},
+                          content_type="multipart/form-data")
+    assert wrong.status_code == 404
+    assert db["complaint_events"].count == 2
+
+
+def test_reports_about_the_committee_go_to_the_township(reporter, db, staff):
+    file_report(reporter, staff["village_a"], about_committee="y")
+    file_report(reporter, staff["village_a"], ground="favouritism")
+    file_report(reporter, staff["township"])
+    handlers = [r["handler_region"] for r in db.query("select handler_region from complaints order by id")]
+    assert handlers == ["430811100", "430811100", "430811100"]
+
+
+def test_staff_assign_conclude_and_the_public_sees_the_reply(app, reporter, db, staff):
+    code = receipt(file_report(reporter, staff["village_a"], entry=1, anonymous="", name="赵举报"))
+    cid = next(db.query("select id from complaints"))["id"]
+    clerk = app.test_client()
+    login(clerk, "clerk")
+    page = clerk.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    investigator = next(db.query("select id from users where username = 'investigator'"))["id"]
+    assert "调查员" in page
+    assert clerk.post(f"/staff/complaints/{cid}/assign", data={"investigator": investigator,
+                                                               "due_on": "2026-11-20"}).status_code == 303
+    assert "已超期" in clerk.get("/staff/complaints").get_data(as_text=True)
+    assert "已超过办结期限" in clerk.get("/staff/").get_data(as_text=True)
+    inv = app.test_client()
+    login(inv, "investigator")
+    no_reply = inv.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "核实有车"})
+    assert no_reply.status_code == 303 and next(db.query("select status from complaints"))["status"] == "investigating"
+    done = inv.post(f"/staff/complaints/{cid}/conclude", data={
+        "outcome": "upheld", "findings": "车管所核实：有一辆价值 8 万元的车", "public_reply": "经核实，该户有车辆，不符合条件。"})
+    assert done.status_code == 303
+    public = reporter.get(f"/lists/{staff['village_a']}").get_data(as_text=True)
+    assert "共收到举报 1 件" in public and "查实（含部分属实）1 件" in public and "该户有车辆" in public
+    assert "赵举报" not in public and "车管所" not in public                     # findings stay internal
+    status = reporter.post("/complaints/track", data={"code": code}).get_data(as_text=True)
+    assert "已办结" in status and "该户有车辆" in status
+    actions = [r["action"] for r in db.query("select action from audit_log where object_type = 'complaint'")]
+    assert actions == ["complaint.assign", "complaint.conclude"]
+
+
+def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
+    import datetime as dt
+    from portal.complaints import file_complaint
+    from portal.publishing import PublishError, publish_list
+    from .conftest import TODAY
+    c = county["campaign"]
+    a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify",
+                     start=TODAY - dt.timedelta(days=9), today=None, key=ID_KEY)
+    publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=TODAY - dt.timedelta(days=9),
+                 today=None, key=ID_KEY)
+    cid, _ = file_complaint(db, list_id=a, household_id=None, region_code=None, ground="procedure", text="没开会",
+                            about_committee=False, anonymous=True, name="", phone="", files=[], key=ID_KEY,
+                            today=TODAY - dt.timedelta(days=7))       # filed inside the village window
+    with pytest.raises(PublishError, match="1 件举报没有办结"):
+        publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY)
+    db.execute("update complaints set status = 'concluded', outcome = 'dismissed' where id = ?", [cid])
+    assert publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY,
+                        key=ID_KEY)
+
+
+def test_upheld_case_replacement_through_the_console(app, db, county):
+    """A village list still open (no township list yet): an upheld report replaces in rank order."""
+    import datetime as dt
+    from portal.accounts import create_user
+    from portal.campaigns import add_household
+    from portal.publishing import publish_list
+    from .conftest import PASSWORD, TODAY
+    c, h = county["campaign"], county["households"]
+    extra = add_household(db, campaign_id=c, village_code="430811100001", head_name="甲户主", size=3,
+                          applied_on=dt.date(2026, 3, 1), votes=4, voters_present=32)
+    list_id = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=TODAY, today=TODAY,
+                           key=ID_KEY)
+    create_user(db, username="rev", display_name="审核员", role="township_reviewer", region_code="430811100",
+                password=PASSWORD, actor="t", actor_role="cli", key=ID_KEY)
+    app.config["WTF_CSRF_ENABLED"] = False
+    reporter = app.test_client()
+    file_report(reporter, list_id, entry=2)                               # 李秀英 (3 persons)
+    cid = next(db.query("select id from complaints"))["id"]
+    rev = app.test_client()
+    login(rev, "rev")
+    rev.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "属实",
+                                                        "public_reply": "经核实，该户不符合条件，已取消资格。"})
+    page = rev.get(f"/staff/complaints/{cid}/replace").get_data(as_text=True)
+    assert "甲户主" in page and "王明" not in page                         # 王明 (4) does not fit the 3 freed
+    resp = rev.post(f"/staff/complaints/{cid}/replace", data={"expected": str(extra), "start": "2026-11-24"})
+    assert resp.status_code == 302
+    data = reporter.get(f"/lists/{list_id}.json").get_json()
+    marked = [e for e in data["entries"] if e["mark"] == "递补"]
+    assert [e["name"] for e in marked] == ["甲*主"] and data["window"]["start"] == "2026-11-24"
+    assert "李*英" not in [e["name"] for e in data["entries"]]
+    assert "递补" in reporter.get(f"/lists/{list_id}/print").get_data(as_text=True)
+    assert next(db.query("select complaint_id from disqualifications"))["complaint_id"] == cid
+    again = rev.post(f"/staff/complaints/{cid}/replace", data={"expected": "", "start": "2026-11-24"})
+    assert again.status_code == 400 and "不在名单" in again.get_data(as_text=True)
+
+
+def test_staff_register_offline_reports(app, db, staff):
+    clerk = app.test_client()
+    login(clerk, "clerk")
+    resp = clerk.post("/staff/complaints/new", data={"channel": "phone", "list_id": str(staff["village_a"]),
+                                                     "region": "430811100001", "ground": "nominal",
+                                                     "text": "电话反映：该户常年在外", "name": ""})
+    assert resp.status_code == 302
+    row = next(db.query("select * from complaints"))
+    assert row["channel"] == "phone" and row["operator"] == "clerk" and row["anonymous"] == 1
+    outside = clerk.post("/staff/complaints/new", data={"channel": "letter", "list_id": str(staff["other_list"]),
+                                                        "region": "430811100001", "ground": "other", "text": "x"})
+    assert outside.status_code == 403
+    assert next(db.query("select count(*) as n from audit_log where action = 'complaint.register'"))["n"] == 1
