@@ -276,7 +276,7 @@ def test_web_upload_preview_then_import(app, db, staff, tmp_path):
     page = preview.get_data(as_text=True)
     assert preview.status_code == 200 and "将导入新增 6" in page and "GBK" in page and "确认导入" in page
     before = db["households"].count
-    token = page.split('name="token" type="hidden" value="')[1][:32]
+    token = page.split('name="token" value="')[1][:32]
     other = app.test_client()
     login(other, "admin")
     assert other.post("/staff/r/430811100001/import/confirm", data={"token": token}).status_code == 404

@@ -1,0 +1,97 @@
+"""The complaint journey in a real browser: a villager on a phone (JavaScript off) reports a listed
+household with a photo, writes down the receipt code and tracks the report; the investigator
+concludes it upheld; the township reviewer confirms the replacement; the public list, its JSON and
+its print view show the 递补 entry with its own window; the audit log still verifies."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from .checks import vnu_errors
+from .conftest import NOW, PHONE, flask_cli, running_portal
+
+PASSWORD = "a long enough secret"
+
+
+def photo(path):
+    from PIL import Image
+    Image.new("RGB", (64, 48), (30, 120, 30)).save(path, "JPEG")
+    return path
+
+
+def log_in(page, base, username):
+    page.goto(base + "/staff/login")
+    page.get_by_label("用户名").fill(username)
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    assert page.url.endswith("/staff/")
+
+
+def test_report_investigate_replace(open_context, shots, tmp_path):
+    instance = tmp_path / "instance"
+    flask_cli(instance, "init-db")
+    flask_cli(instance, "create-user", "xh-inv", "--role", "investigator", "--region", "430811200", stdin=PASSWORD + "\n")
+    flask_cli(instance, "create-user", "xh-rev", "--role", "township_reviewer", "--region", "430811200",
+              stdin=PASSWORD + "\n")
+    with running_portal(instance, NOW) as base:
+        villager = open_context(javascript=False, viewport=PHONE).new_page()
+        villager.goto(base + "/lists/8")                       # 龙尾巴村, open now
+        before = json.loads(villager.goto(base + "/lists/8.json").text())
+        villager.goto(base + "/lists/8")
+        villager.locator("a[href$=\"list=8&entry=3\"]").click()
+        villager.check("input[value=vehicle]")
+        villager.get_by_label("具体情况").fill("这户今年买了一辆小轿车，全村都知道。")
+        villager.get_by_label("证据").set_input_files(str(photo(tmp_path / "车.jpg")))
+        villager.screenshot(path=shots / "complaint-1-form.png", full_page=True)
+        villager.get_by_role("button", name="提交").click()
+        code = villager.locator(".receipt strong").inner_text()
+        assert re.fullmatch(r"([0-9A-Z]{4}-){4}[0-9A-Z]{4}", code)
+        villager.screenshot(path=shots / "complaint-2-receipt.png", full_page=True)
+        # ... writes it down, and later tracks it by typing it in lower case with spaces.
+        villager.goto(base + "/complaints/track")
+        villager.get_by_label("回执码").fill(code.lower().replace("-", " "))
+        villager.get_by_role("button", name="查看").click()
+        assert "已受理" in villager.inner_text("main") and "证据文件" in villager.inner_text("main")
+        (tmp_path / "status.html").write_text(villager.content(), encoding="utf-8")
+
+        investigator = open_context(javascript=False).new_page()
+        log_in(investigator, base, "xh-inv")
+        investigator.goto(base + "/staff/complaints")
+        investigator.get_by_role("link", name="第 1 件").click()
+        assert "小轿车" in investigator.inner_text("main")
+        investigator.check("input[value=upheld]")
+        investigator.get_by_label("调查经过和结果").fill("经车管所查询，该户户主名下有一辆小轿车，购于今年。")
+        investigator.get_by_label("公开答复").fill("经核实，该户有价值 3 万元以上的车辆，不符合识别条件。")
+        investigator.get_by_role("button", name="办结").click()
+        assert "已办结" in investigator.inner_text("main")
+
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "xh-rev")
+        reviewer.goto(base + "/staff/complaints/1")
+        reviewer.get_by_role("link", name="取消该户资格并确认递补").click()
+        reviewer.get_by_label("递补户公示开始日期").fill("2026-11-24")
+        proposed = reviewer.inner_text("main")
+        reviewer.screenshot(path=shots / "complaint-3-replace.png", full_page=True)
+        reviewer.get_by_role("button", name="确认并发布新版本").click()
+        assert "已取消该户资格" in reviewer.inner_text("main")
+
+        villager.goto(base + "/lists/8")
+        page = villager.inner_text("main")
+        assert "第 2 版" in page and "递补" in page and "2026年11月24日 至 2026年11月30日" in page
+        assert "共收到举报 1 件" in page and "不符合识别条件" in page
+        villager.screenshot(path=shots / "complaint-4-list.png", full_page=True)
+        after = json.loads(villager.goto(base + "/lists/8.json").text())
+        marked = [e for e in after["entries"] if e["mark"] == "递补"]
+        assert marked and after["window"] == {**after["window"], "start": "2026-11-24", "end": "2026-11-30"}
+        assert before["entries"][2] not in after["entries"]           # the reported household is gone
+        assert len(after["entries"]) >= len(before["entries"]) - 1
+        assert "合计" in proposed and "规模指标" in proposed
+        print_view = villager.goto(base + "/lists/8/print").text()
+        assert "递补" in print_view and "2026年11月24日0时 至 2026年11月30日24时" in print_view
+        villager.goto(base + "/complaints/track")
+        villager.get_by_label("回执码").fill(code)
+        villager.get_by_role("button", name="查看").click()
+        assert "已办结" in villager.inner_text("main") and "不符合识别条件" in villager.inner_text("main")
+    assert vnu_errors([tmp_path / "status.html"]) == {"status.html": []}
+    assert "intact" in flask_cli(instance, "verify-log")
