@@ -104,6 +104,21 @@ def set_quota(db, campaign_id: int, region_code: str, persons: int, reserve: int
             _check_split(db, campaign_id, get_region_row(db, region["parent_code"]))
 
 
+def draw_reserve(db, campaign_id: int, village_code: str, persons: int) -> None:
+    """Move persons from the county reserve (预留机动名额) to a village, through its township, so
+    every split still holds (DOMAIN §11 rule 9: only with the county's approval)."""
+    county, township = village_code[:6], village_code[:9]
+    own = get_quota(db, campaign_id, county)
+    if own is None or own["reserve"] < persons:
+        left = own["reserve"] if own else 0
+        raise rules.QuotaError(f"县预留机动名额只剩 {left} 人，不够补录 {persons} 人。")
+    with db.atomic():
+        set_quota(db, campaign_id, county, own["persons"], own["reserve"] - persons)
+        for code in (township, village_code):
+            q = get_quota(db, campaign_id, code)
+            set_quota(db, campaign_id, code, q["persons"] + persons, q["reserve"])
+
+
 def _check_split(db, campaign_id: int, region: dict) -> None:
     own = get_quota(db, campaign_id, region["code"])
     if own is None:

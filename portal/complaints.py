@@ -21,7 +21,7 @@ from wtforms import BooleanField, RadioField, StringField, TextAreaField, Valida
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
-from . import clock
+from . import audit, clock
 from .campaigns import id_key, now_text
 from .db import get_db, write_transaction
 from .evidence import EvidenceError, read_upload, store
@@ -161,6 +161,11 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
         add_files(db, complaint_id, files)
         db["complaint_events"].insert({"complaint_id": complaint_id, "at": now, "actor": operator or "举报人",
                                        "kind": "filed", "text": CHANNELS[channel]})
+        # The filing itself is on the record too: when, about what, where — never who.
+        audit.record(db, actor=operator or "公众", role="staff" if operator else "public", action="complaint.file",
+                     object_type="complaint", object_id=complaint_id, region_code=handler, key=key,
+                     after={"list_id": list_id, "household_id": household_id, "ground": ground, "channel": channel,
+                            "within_window": within, "files": len(files)})
     return complaint_id, code
 
 
@@ -284,8 +289,10 @@ def new():
 def find_by_code(db, raw: str) -> dict | None:
     """The complaint a receipt code opens; the same work is done for a wrong code."""
     code = normalise_code(raw)
-    digest = code_hash(code or "-", id_key())
-    return next(db.query("select * from complaints where receipt_hash = ?", [digest]), None) if code else None
+    # A malformed code takes the same path as a wrong one: hash, look up, find nothing.
+    digest = code_hash(code or "-" * CODE_LENGTH, id_key())
+    found = next(db.query("select * from complaints where receipt_hash = ?", [digest]), None)
+    return found if code else None
 
 
 def track_view(db, complaint: dict) -> dict:

@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 
 from . import audit, rules
-from .campaigns import applicants_of, get_campaign, get_quota, now_text
+from .campaigns import applicants_of, draw_reserve, get_campaign, get_quota, now_text
 from .db import write_transaction
 from .publishing import PublishError, amend_list
 
@@ -95,3 +95,37 @@ def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple
                      after={"disqualified": household_id, "ground": ground, "replacements": list(proposal.replacements),
                             "version": version, "complaint_id": complaint_id, "unused": proposal.unused})
     return proposal
+
+
+def omitted_candidates(db, list_id: int) -> list[dict]:
+    """Households of the list's area that are not on it (nor disqualified), best ranked first."""
+    lst, entries = _current(db, list_id)
+    on_list = {e["household_id"] for e in entries}
+    rows = list(db.query(
+        "select h.id, h.head_name, h.size, h.village_code, coalesce(v.votes, 0) as votes from households h "
+        "left join votes v on v.household_id = h.id where h.campaign_id = ? and h.village_code like ? "
+        "and not exists (select 1 from disqualifications d where d.household_id = h.id) "
+        "order by votes desc, h.id", [lst["campaign_id"], lst["region_code"] + "%"]))
+    return [r for r in rows if r["id"] not in on_list]
+
+
+def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor: str, role: str, key: bytes,
+                today: dt.date | None, start: dt.date, complaint_id: int | None = None) -> int:
+    """漏评 upheld (rule 9): add the household from the unused quota — or, with the county's approval,
+    from the county reserve — as a new version that publicises it for a full window."""
+    with write_transaction(db):
+        lst, entries = _current(db, list_id)
+        candidate = next((c for c in omitted_candidates(db, list_id) if c["id"] == household_id), None)
+        if candidate is None:
+            raise PublishError("这户不能补录：不在本地、已在名单上或已被取消资格。")
+        if use_reserve:
+            draw_reserve(db, lst["campaign_id"], candidate["village_code"], candidate["size"])
+        version = amend_list(
+            db, list_id, household_ids=[e["household_id"] for e in entries] + [household_id], key=key, today=today,
+            start=start, marks={household_id: "补录"},
+            note="经调查核实，一户符合条件但被漏评，予以补录" + ("（使用县预留机动名额）" if use_reserve else "") + "，补录户另行公示。")
+        audit.record(db, actor=actor, role=role, action="list.add_omitted", object_type="list", object_id=list_id,
+                     region_code=lst["region_code"], key=key,
+                     after={"household_id": household_id, "use_reserve": use_reserve, "version": version,
+                            "complaint_id": complaint_id})
+    return version

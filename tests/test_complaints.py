@@ -173,7 +173,9 @@ def test_staff_assign_conclude_and_the_public_sees_the_reply(app, reporter, db, 
     status = reporter.post("/complaints/track", data={"code": code}).get_data(as_text=True)
     assert "已办结" in status and "该户有车辆" in status
     actions = [r["action"] for r in db.query("select action from audit_log where object_type = 'complaint'")]
-    assert actions == ["complaint.assign", "complaint.conclude"]
+    assert actions == ["complaint.file", "complaint.assign", "complaint.conclude"]
+    filed = next(db.query("select * from audit_log where action = 'complaint.file'"))
+    assert filed["actor"] == "公众" and "赵举报" not in str(filed) and "车" not in (filed["after"] or "")
 
 
 def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
@@ -245,3 +247,65 @@ def test_staff_register_offline_reports(app, db, staff):
                                                         "region": "430811100001", "ground": "other", "text": "x"})
     assert outside.status_code == 403
     assert next(db.query("select count(*) as n from audit_log where action = 'complaint.register'"))["n"] == 1
+
+
+def test_oversized_evidence_is_refused(reporter, db, staff):
+    big = (io.BytesIO(b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024)), "big.pdf")
+    resp = file_report(reporter, staff["village_a"], files=big)
+    assert resp.status_code in (400, 413) and db["complaints"].count == 0
+
+
+def _omission_case(app, db, county, ground="omission"):
+    import datetime as dt
+    from portal.accounts import create_user
+    from portal.campaigns import add_household
+    from portal.complaints import file_complaint
+    from portal.publishing import publish_list
+    from .conftest import PASSWORD, TODAY
+    c = county["campaign"]
+    list_id = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=TODAY, today=TODAY,
+                           key=ID_KEY)                  # 河口村: quota 6, 田玉梅 3 + 彭光辉 2 = 5 used
+    small = add_household(db, campaign_id=c, village_code="430811100002", head_name="补一户", size=1,
+                          applied_on=dt.date(2026, 3, 1), votes=2, voters_present=33)
+    large = add_household(db, campaign_id=c, village_code="430811100002", head_name="补二户", size=4,
+                          applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33)
+    cid, _ = file_complaint(db, list_id=list_id, household_id=None, region_code=None, ground=ground, text="漏评了",
+                            about_committee=False, anonymous=True, name="", phone="", files=[], key=ID_KEY, today=TODAY)
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid])
+    for name, role, region in [("rev", "township_reviewer", "430811100"), ("adm", "county_admin", "430811")]:
+        create_user(db, username=name, display_name=name, role=role, region_code=region, password=PASSWORD,
+                    actor="t", actor_role="cli", key=ID_KEY)
+    app.config["WTF_CSRF_ENABLED"] = False
+    return list_id, cid, small, large
+
+
+def test_upheld_omission_adds_from_unused_quota_or_the_county_reserve(app, db, county):
+    list_id, cid, small, large = _omission_case(app, db, county)
+    rev = app.test_client()
+    login(rev, "rev")
+    assert "补二户" in rev.get(f"/staff/complaints/{cid}/omission").get_data(as_text=True)
+    too_big = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-23"})
+    assert too_big.status_code == 400 and "县扶贫办批准" in too_big.get_data(as_text=True)
+    assert rev.post(f"/staff/complaints/{cid}/omission",
+                    data={"household": large, "start": "2026-11-23", "use_reserve": "y"}).status_code == 403
+    ok = rev.post(f"/staff/complaints/{cid}/omission", data={"household": small, "start": "2026-11-24"})
+    assert ok.status_code == 302
+    row = next(db.query("select mark from list_entries where list_id = ? and household_id = ? and version = 2",
+                        [list_id, small]))
+    assert row["mark"] == "补录"
+    adm = app.test_client()
+    login(adm, "adm")
+    reserve_before = next(db.query("select reserve from quotas where region_code = '430811'"))["reserve"]
+    ok = adm.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24", "use_reserve": "y"})
+    assert ok.status_code == 302
+    quotas = {r["region_code"]: r for r in db.query("select * from quotas")}
+    assert quotas["430811"]["reserve"] == reserve_before - 4
+    assert quotas["430811100002"]["persons"] == 10 and quotas["430811100"]["persons"] == 44
+    assert next(db.query("select count(*) as n from audit_log where action = 'list.add_omitted'"))["n"] == 2
+
+
+def test_omission_page_only_for_upheld_omissions(app, db, county):
+    list_id, cid, small, large = _omission_case(app, db, county, ground="vehicle")
+    rev = app.test_client()
+    login(rev, "rev")
+    assert rev.get(f"/staff/complaints/{cid}/omission").status_code == 404

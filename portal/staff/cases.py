@@ -8,7 +8,7 @@ from pathlib import Path
 
 from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
 from flask_login import current_user
-from wtforms import DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import audit, clock
@@ -16,7 +16,8 @@ from ..campaigns import id_key, now_text
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
 from ..publishing import PublishError
-from ..replacement import confirm, propose
+from ..rules import QuotaError
+from ..replacement import add_omitted, confirm, omitted_candidates, propose
 from ..regions import get_region_row
 from . import staff_route
 from .forms import choices
@@ -44,6 +45,12 @@ class RegisterForm(FlaskForm):
     text = TextAreaField("具体情况", validators=[DataRequired("请记录具体情况。"), Length(max=5000)])
     name = StringField("反映人姓名（可不填）", validators=[Optional(), Length(max=40)])
     phone = StringField("联系电话（可不填）", validators=[Optional(), Length(max=30)])
+
+
+class OmissionForm(FlaskForm):
+    household = SelectField("补录哪一户", coerce=int, choices=[])
+    start = DateField("补录户公示开始日期", validators=[InputRequired("请填写公示开始日期。")])
+    use_reserve = BooleanField("本村指标不够时，动用县预留机动名额（县扶贫办批准）")
 
 
 class ReplaceForm(FlaskForm):
@@ -188,6 +195,36 @@ def replace(complaint_id):
                 f"where h.id in ({','.join('?' for _ in ids)})", ids)}
     return render_template("staff/replace.html", c=c, proposal=proposal, names=names, form=form, problem=problem), \
         400 if problem else 200
+
+
+@staff_route("/complaints/<id:complaint_id>/omission", permission="complaints.replace", target="complaint",
+             methods=("GET", "POST"))
+def omission(complaint_id):
+    """An upheld 漏评 report: add the household that was left out (rule 9)."""
+    db = get_db()
+    c = _case(complaint_id)
+    if not (c["ground"] == "omission" and c["outcome"] in ("upheld", "partly") and c["list_id"]):
+        abort(404)
+    form = OmissionForm()
+    candidates = omitted_candidates(db, c["list_id"])
+    form.household.choices = choices((r["id"], f"{r['head_name']}（{r['size']} 人，{r['votes']} 票）") for r in candidates)
+    problem = None
+    if form.validate_on_submit():
+        if form.use_reserve.data and current_user.role != "county_admin":
+            abort(403)   # only the county office may spend the reserve
+        try:
+            add_omitted(db, list_id=c["list_id"], household_id=form.household.data, use_reserve=form.use_reserve.data,
+                        actor=current_user.username, role=current_user.role, key=id_key(), today=clock.today(),
+                        start=form.start.data, complaint_id=complaint_id)
+        except (PublishError, QuotaError) as error:
+            problem = str(error) + ("" if form.use_reserve.data else " 本村指标不够的，可请县扶贫办批准动用预留机动名额。")
+        else:
+            flash("已补录并发布新版本，补录户另行公示。")
+            return redirect(url_for("staff.list_view", list_id=c["list_id"]))
+    if not form.is_submitted():
+        form.start.data = clock.today()
+    return render_template("staff/omission.html", c=c, form=form, problem=problem, candidates=candidates), \
+        400 if (problem or form.errors) else 200
 
 
 @staff_route("/complaints/<id:complaint_id>/files/<id:file_id>", permission="complaints.view", target="complaint")
