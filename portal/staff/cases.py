@@ -109,54 +109,58 @@ def _investigators(db, handler_region: str) -> list:
                    for r in rows if handler_region.startswith(r["region_code"]))
 
 
+def _case_step(complaint_id: int, form, write, done: str):
+    """Run one step of a case under the write lock, re-reading its state there, so two people
+    cannot both conclude (or assign after concluding) the same case."""
+    db = get_db()
+    with write_transaction(db):
+        c = _case(complaint_id)
+        if c["status"] == "concluded":
+            flash("这件举报已经办结。")
+        elif not form.validate_on_submit():
+            flash("；".join(e for errors in form.errors.values() for e in errors))
+        else:
+            write(db, c)
+            flash(done)
+    return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
+
+
 @staff_route("/complaints/<id:complaint_id>/assign", permission="complaints.manage", target="complaint",
              methods=("POST",))
 def assign(complaint_id):
-    db = get_db()
-    c = _case(complaint_id)
     form = AssignForm()
-    form.investigator.choices = _investigators(db, c["handler_region"])
-    if c["status"] == "concluded":
-        flash("这件举报已经办结。")
-    elif not form.validate_on_submit():
-        flash("；".join(e for errors in form.errors.values() for e in errors))
-    else:
-        with write_transaction(db):
-            db.execute("update complaints set status = 'investigating', investigator_id = ?, due_on = ? where id = ?",
-                       [form.investigator.data, form.due_on.data.isoformat(), complaint_id])
-            _event(db, complaint_id, "assigned", f"已安排调查，预计{form.due_on.data.month}月{form.due_on.data.day}日前办结")
-            audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.assign",
-                         object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
-                         before={"status": c["status"]},
-                         after={"status": "investigating", "investigator_id": form.investigator.data,
-                                "due_on": form.due_on.data.isoformat()})
-        flash("已安排调查。")
-    return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
+    form.investigator.choices = _investigators(get_db(), g.target_region)
+
+    def write(db, c):
+        db.execute("update complaints set status = 'investigating', investigator_id = ?, due_on = ? where id = ?",
+                   [form.investigator.data, form.due_on.data.isoformat(), complaint_id])
+        _event(db, complaint_id, "assigned", f"已安排调查，预计{form.due_on.data.month}月{form.due_on.data.day}日前办结")
+        audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.assign",
+                     object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
+                     before={"status": c["status"]},
+                     after={"status": "investigating", "investigator_id": form.investigator.data,
+                            "due_on": form.due_on.data.isoformat()})
+
+    return _case_step(complaint_id, form, write, "已安排调查。")
 
 
 @staff_route("/complaints/<id:complaint_id>/conclude", permission="complaints.conclude", target="complaint",
              methods=("POST",))
 def conclude(complaint_id):
-    db = get_db()
-    c = _case(complaint_id)
     form = ConcludeForm()
-    if c["status"] == "concluded":
-        flash("这件举报已经办结。")
-    elif not form.validate_on_submit():
-        flash("；".join(e for errors in form.errors.values() for e in errors))
-    else:
-        with write_transaction(db):
-            db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
-                       "concluded_at = ? where id = ?",
-                       [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), now_text(),
-                        complaint_id])
-            _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
-            audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
-                         object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
-                         before={"status": c["status"]},
-                         after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data})
-        flash("已办结。" + ("查实的，请确认递补。" if form.outcome.data != "dismissed" and c["household_id"] else ""))
-    return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
+
+    def write(db, c):
+        db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
+                   "concluded_at = ? where id = ?",
+                   [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), now_text(),
+                    complaint_id])
+        _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
+        audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
+                     object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
+                     before={"status": c["status"]},
+                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data})
+
+    return _case_step(complaint_id, form, write, "已办结。查实的，请在本页确认递补或补录。")
 
 
 @staff_route("/complaints/<id:complaint_id>/replace", permission="complaints.replace", target="complaint",
