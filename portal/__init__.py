@@ -128,7 +128,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(audit.verify_log_command)
     app.cli.add_command(importer.import_command)
 
-    for code in (400, 403, 404, 405, 413, 500):
+    for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)
 
     if app.config["LOAD_DEMO"]:

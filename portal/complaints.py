@@ -138,7 +138,8 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
         version_row = next(db.query("select * from list_versions where list_id = ? and version = ?",
                                     [list_id, list_row["current_version"]]))
         version = version_row["version"]
-        within = int(version_row["window_start"] <= today.isoformat() <= version_row["window_end"])
+        # Filed before the window ends (even before it opens): it must be settled before the next level.
+        within = int(today.isoformat() <= version_row["window_end"])
         if household_id and not next(db.query(
                 "select 1 from list_entries where list_id = ? and household_id = ?", [list_id, household_id]), None):
             raise ValueError("这户不在这份名单上。")
@@ -223,15 +224,20 @@ class AddInfoForm(FlaskForm):
 def _target_from_request(db):
     """The list (and household) a report concerns, from ?list=<id>&entry=<position>; 404 if unknown."""
     raw_list, raw_entry = request.values.get("list", ""), request.values.get("entry", "")
+    raw_version = request.values.get("v", "")
     if not raw_list:
         return None, None
-    if not raw_list.isdigit() or len(raw_list) > 12 or (raw_entry and (not raw_entry.isdigit() or len(raw_entry) > 6)):
+    if not raw_list.isdigit() or len(raw_list) > 12 or (raw_entry and (not raw_entry.isdigit() or len(raw_entry) > 6)) \
+            or (raw_version and (not raw_version.isdigit() or len(raw_version) > 6)):
         abort(404)
     lst = next(db.query("select l.*, r.name as region_name from lists l join regions r on r.code = l.region_code "
                         "where l.id = ?", [int(raw_list)]), None)
     if lst is None:
         abort(404)
     entry = None
+    if raw_entry and raw_version and int(raw_version) != lst["current_version"]:
+        # The row numbers belong to the version the reporter was reading: never guess another household.
+        abort(409)
     if raw_entry:
         entry = next(db.query("select household_id, head_name from list_entries where list_id = ? and version = ? "
                               "and position = ?", [lst["id"], lst["current_version"], int(raw_entry)]), None)
@@ -261,11 +267,14 @@ def new():
         if form.website.data:          # only robots fill the hidden field: pretend all is well, keep nothing
             return render_template("complaints/received.html", code=new_receipt_code(), lst=lst), 200
         region_code = request.form.get("region", "") if not lst else None
-        limits = [("complaint-address:" + get_remote_address(), current_app.config["COMPLAINT_LIMIT_PER_ADDRESS"])]
+        # Tight per list and household, but per sender: one person cannot use up everyone's reports.
+        address = get_remote_address()
+        limits = [("complaint-address:" + address, current_app.config["COMPLAINT_LIMIT_PER_ADDRESS"])]
         if lst:
-            limits.append((f"complaint-list:{lst['id']}", current_app.config["COMPLAINT_LIMIT_PER_LIST"]))
+            limits.append((f"complaint-list:{lst['id']}:{address}", current_app.config["COMPLAINT_LIMIT_PER_LIST"]))
         if entry:
-            limits.append((f"complaint-household:{entry['household_id']}", current_app.config["COMPLAINT_LIMIT_PER_HOUSEHOLD"]))
+            limits.append((f"complaint-household:{entry['household_id']}:{address}",
+                           current_app.config["COMPLAINT_LIMIT_PER_HOUSEHOLD"]))
         if _limited(limits):
             abort(429)
         try:
@@ -336,6 +345,8 @@ def add_info():
         abort(404)
     problem = None
     try:
+        if complaint["status"] == "concluded":
+            raise ValueError("这件举报已经办结，不能再补充；如有新情况，请重新提出。")
         files = read_files(form.files.data)
         if not (form.text.data or "").strip() and not files:
             raise ValueError("请填写补充情况或选择文件。")

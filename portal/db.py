@@ -320,6 +320,7 @@ def m0004_complaints(db: sqlite_utils.Database) -> None:
             outcome text check (outcome in ('upheld', 'partly', 'dismissed')),
             findings text,
             public_reply text,
+            resolved_household_id integer references households(id),  -- the 递补 removal or 补录 addition it led to
             filed_at text not null,
             concluded_at text
         );

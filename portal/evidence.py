@@ -10,6 +10,7 @@ from pathlib import Path
 from flask import current_app
 
 MAX_BYTES = 10 * 1024 * 1024
+MAX_PIXELS = 40_000_000       # a 12000×12000 PNG of 500 KB would take gigabytes to decode
 KINDS = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png"), b"%PDF-": ("application/pdf", "pdf")}
 
 
@@ -39,19 +40,29 @@ def read_upload(storage, *, allow_pdf: bool = True) -> tuple[bytes, str, str]:
 def reencode(data: bytes, ext: str) -> bytes:
     """Decode and re-encode an image: proves it is one, turns it upright, drops EXIF/GPS and anything
     appended after the image data."""
+    import warnings
+
     from PIL import Image, ImageOps, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.verify()
-        with Image.open(io.BytesIO(data)) as image:
-            image = ImageOps.exif_transpose(image)
-            out = io.BytesIO()
-            if ext == "jpg":
-                image.convert("RGB").save(out, "JPEG", quality=88)
-            else:
-                image.save(out, "PNG")
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                if image.size[0] * image.size[1] > MAX_PIXELS:
+                    raise EvidenceError("照片像素太大，请缩小后再上传。")
+                image.verify()
+            with Image.open(io.BytesIO(data)) as image:
+                image = ImageOps.exif_transpose(image)
+                image.info.clear()          # no EXIF, GPS, comments or ICC text carried over
+                out = io.BytesIO()
+                if ext == "jpg":
+                    image.convert("RGB").save(out, "JPEG", quality=88)
+                else:
+                    image.save(out, "PNG")
+    except EvidenceError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombWarning,
+            Image.DecompressionBombError) as error:
         raise EvidenceError("照片文件已损坏或不是真正的图片。") from error
     return out.getvalue()
 

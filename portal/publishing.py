@@ -285,6 +285,12 @@ def amend_list(
             quota = get_quota(db, lst["campaign_id"], lst["region_code"])
             rules.check_selection_within_quota(
                 sum(e["size"] for e in entries), quota["persons"] if quota else None, region["name"])
+            if lst["level"] != "village":     # every village inside a township or county list keeps its quota
+                for village in {e["village_code"] for e in entries}:
+                    vq = get_quota(db, lst["campaign_id"], village)
+                    rules.check_selection_within_quota(
+                        sum(e["size"] for e in entries if e["village_code"] == village), vq["persons"] if vq else None,
+                        get_region_row(db, village)["name"])
         added = [e["id"] for e in entries if e["id"] not in before]
         if added:
             if start is None:

@@ -55,11 +55,17 @@ def propose(db, list_id: int, household_id: int) -> Proposal:
     campaign = get_campaign(db, lst["campaign_id"])
     on_list = {e["household_id"] for e in entries}
     persons = sum(e["size"] for e in entries) - removed["size"]
+    free = quota["persons"] - persons
+    if lst["level"] != "village":
+        # On a township or county list the replacement also has to fit its own village's quota.
+        village = removed["village_code"]
+        village_quota = get_quota(db, lst["campaign_id"], village)
+        village_persons = sum(e["size"] for e in entries if e["village_code"] == village) - removed["size"]
+        free = min(free, (village_quota["persons"] if village_quota else 0) - village_persons)
     # The waiting list of the removed household's own village (同村依次递补).
     waiting = [a for a in applicants_of(db, lst["campaign_id"], removed["village_code"])
                if a.id not in on_list]
-    chosen = rules.replacements(waiting, quota["persons"] - persons,
-                                stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))
+    chosen = rules.replacements(waiting, max(free, 0), stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))
     return Proposal(list_id, household_id, tuple(a.id for a in chosen), quota["persons"],
                     persons + sum(a.size for a in chosen))
 
@@ -115,11 +121,18 @@ def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor
     from the county reserve — as a new version that publicises it for a full window."""
     with write_transaction(db):
         lst, entries = _current(db, list_id)
+        if lst["kind"] not in ("identify", "replace"):
+            raise PublishError("只有识别纳入名单才能补录。")
         candidate = next((c for c in omitted_candidates(db, list_id) if c["id"] == household_id), None)
         if candidate is None:
             raise PublishError("这户不能补录：不在本地、已在名单上或已被取消资格。")
         if use_reserve:
-            draw_reserve(db, lst["campaign_id"], candidate["village_code"], candidate["size"])
+            # Draw only what the village's unused quota cannot cover.
+            village = candidate["village_code"]
+            used = sum(e["size"] for e in entries if e["village_code"] == village)
+            unused = get_quota(db, lst["campaign_id"], village)["persons"] - used
+            if candidate["size"] > unused:
+                draw_reserve(db, lst["campaign_id"], village, candidate["size"] - max(unused, 0))
         version = amend_list(
             db, list_id, household_ids=[e["household_id"] for e in entries] + [household_id], key=key, today=today,
             start=start, marks={household_id: "补录"},

@@ -218,6 +218,11 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     cid = next(db.query("select id from complaints"))["id"]
     rev = app.test_client()
     login(rev, "rev")
+    # The case belongs to the village; the township reviewer takes it on as its investigator.
+    assert rev.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "属实",
+                                                               "public_reply": "x"}).status_code == 403
+    rev_id = next(db.query("select id from users where username = 'rev'"))["id"]
+    rev.post(f"/staff/complaints/{cid}/assign", data={"investigator": rev_id, "due_on": "2026-11-28"})
     rev.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "属实",
                                                         "public_reply": "经核实，该户不符合条件，已取消资格。"})
     page = rev.get(f"/staff/complaints/{cid}/replace").get_data(as_text=True)
@@ -293,10 +298,18 @@ def test_upheld_omission_adds_from_unused_quota_or_the_county_reserve(app, db, c
     row = next(db.query("select mark from list_entries where list_id = ? and household_id = ? and version = 2",
                         [list_id, small]))
     assert row["mark"] == "补录"
+    twice = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24"})
+    assert twice.status_code == 400 and "已经补录过一户" in twice.get_data(as_text=True)
+    from portal.complaints import file_complaint
+    from .conftest import TODAY
+    cid2, _ = file_complaint(db, list_id=list_id, household_id=None, region_code=None, ground="omission",
+                             text="还有一户漏评", about_committee=False, anonymous=True, name="", phone="", files=[],
+                             key=ID_KEY, today=TODAY)
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid2])
     adm = app.test_client()
     login(adm, "adm")
     reserve_before = next(db.query("select reserve from quotas where region_code = '430811'"))["reserve"]
-    ok = adm.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24", "use_reserve": "y"})
+    ok = adm.post(f"/staff/complaints/{cid2}/omission", data={"household": large, "start": "2026-11-24", "use_reserve": "y"})
     assert ok.status_code == 302
     quotas = {r["region_code"]: r for r in db.query("select * from quotas")}
     assert quotas["430811"]["reserve"] == reserve_before - 4
@@ -309,3 +322,61 @@ def test_omission_page_only_for_upheld_omissions(app, db, county):
     rev = app.test_client()
     login(rev, "rev")
     assert rev.get(f"/staff/complaints/{cid}/omission").status_code == 404
+
+
+def test_identity_and_conclusion_belong_to_the_handling_staff(app, db, staff):
+    from portal.complaints import file_complaint
+    from .conftest import TODAY
+    cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=None, region_code=None, ground="vehicle",
+                            text="有车", about_committee=False, anonymous=False, name="赵举报", phone="138", files=[],
+                            key=ID_KEY, today=TODAY)
+    overseer = app.test_client()
+    login(overseer, "reviewer")                # township reviewer: oversees the area, does not handle it
+    page = overseer.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert "赵举报" not in page and "实名（只有承办单位" in page
+    assert overseer.post(f"/staff/complaints/{cid}/conclude", data={
+        "outcome": "dismissed", "findings": "x", "public_reply": "x"}).status_code == 403
+    clerk = app.test_client()
+    login(clerk, "clerk")                      # the village handles its own list's household reports
+    assert "赵举报" in clerk.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+
+
+def test_the_registrar_cannot_conclude_their_own_registration(app, db, staff):
+    clerk = app.test_client()
+    login(clerk, "clerk")
+    clerk.post("/staff/complaints/new", data={"channel": "phone", "list_id": str(staff["village_a"]), "entry": "1",
+                                              "region": "430811100001", "ground": "vehicle", "text": "电话反映"})
+    cid = next(db.query("select id, household_id from complaints"))
+    assert cid["household_id"] == staff["households"]["张建国"]
+    resp = clerk.post(f"/staff/complaints/{cid['id']}/conclude", data={"outcome": "upheld", "findings": "x",
+                                                                        "public_reply": "x"})
+    assert resp.status_code == 403
+
+
+def test_replacement_only_for_upheld_household_grounds(app, db, staff):
+    from portal.complaints import file_complaint
+    from .conftest import TODAY
+    cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=staff["households"]["张建国"],
+                            region_code=None, ground="procedure", text="程序", about_committee=False, anonymous=True,
+                            name="", phone="", files=[], key=ID_KEY, today=TODAY)
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid])
+    reviewer = app.test_client()
+    login(reviewer, "reviewer")              # procedure reports go to the township
+    assert reviewer.get(f"/staff/complaints/{cid}/replace").status_code == 404
+
+
+def test_a_stale_row_link_is_refused(app, staff):
+    app.config["WTF_CSRF_ENABLED"] = False
+    client = app.test_client()
+    resp = client.get(f"/complaints/new?list={staff['village_a']}&v=1&entry=1")     # current version is 2
+    assert resp.status_code == 409 and "名单已经更新" in resp.get_data(as_text=True)
+    assert client.get(f"/complaints/new?list={staff['village_a']}&v=2&entry=1").status_code == 200
+
+
+def test_decompression_bombs_are_refused(app, staff):
+    from PIL import Image
+    from portal.evidence import EvidenceError, reencode
+    out = io.BytesIO()
+    Image.new("1", (9000, 9000)).save(out, "PNG")
+    with pytest.raises(EvidenceError, match="像素太大"):
+        reencode(out.getvalue(), "png")

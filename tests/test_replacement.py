@@ -169,3 +169,19 @@ def test_the_same_household_disposed_twice_at_once(app, db, county):
         t.join()
     assert results.count("ok") == 1 and all("不在名单" in r for r in results if r != "ok")
     assert db["disqualifications"].count == 1
+
+
+def test_replacement_on_a_township_list_keeps_each_village_within_its_quota(db, published):
+    """Removing a 1-person household from 双星村 on the township list must not bring in 王明 (4):
+    the township has room, but 双星村 (quota 10) would go over."""
+    h = published["households"]
+    township = published["township"]
+    entries = {r["household_id"] for r in db.query(
+        "select household_id from list_entries where list_id = ? and version = 1", [township])}
+    assert h["张建国"] in entries and h["王明"] not in entries
+    p = propose(db, township, h["向春华"])          # 向春华 (2) off: 双星村 has 3 free; 王明 needs 4
+    assert p.replacements == (h["欧阳德胜"],)        # the township has room for 王明, his village does not
+    from portal.publishing import amend_list
+    with pytest.raises(rules.QuotaError, match="双星村"):
+        amend_list(db, township, household_ids=[hid for hid in entries if hid != h["向春华"]] + [h["王明"]],
+                   note="x", key=ID_KEY, today=None, start=TODAY)

@@ -40,6 +40,7 @@ class ConcludeForm(FlaskForm):
 class RegisterForm(FlaskForm):
     channel = SelectField("收到的方式", choices=choices((k, v) for k, v in CHANNELS.items() if k != "online"))
     list_id = StringField("名单编号（网址 /lists/ 后面的数字；反映具体名单时填）", validators=[Optional(), Length(max=12)])
+    entry = StringField("名单上的序号（反映具体某一户时填）", validators=[Optional(), Length(max=6)])
     region = SelectField("反映哪里的问题（没有名单编号时）", choices=[])
     ground = SelectField("反映什么问题", choices=choices(GROUNDS.items()))
     text = TextAreaField("具体情况", validators=[DataRequired("请记录具体情况。"), Length(max=5000)])
@@ -65,6 +66,17 @@ def _case(complaint_id: int) -> dict:
         "from complaints c join regions r on r.code = c.handler_region left join lists l on l.id = c.list_id "
         "left join users u on u.id = c.investigator_id left join households h on h.id = c.household_id "
         "where c.id = ?", [complaint_id]))
+
+
+#: Grounds about a listed household: only these can cost it its place (递补).
+HOUSEHOLD_GROUNDS = set(GROUNDS) - {"omission", "procedure", "other"}
+
+
+def handles(c: dict) -> bool:
+    """The staff handling a case: its assigned investigator, or the handling unit itself (not a
+    superior that merely oversees the area). Only they see the reporter and conclude it."""
+    return current_user.id == c["investigator_id"] or (
+        current_user.region_code == c["handler_region"] and current_user.role != "investigator")
 
 
 def _event(db, complaint_id: int, kind: str, text: str) -> None:
@@ -96,9 +108,10 @@ def case(complaint_id):
         "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channels=CHANNELS,
         events=list(db.query("select * from complaint_events where complaint_id = ? order by id", [complaint_id])),
         files=list(db.query("select * from complaint_files where complaint_id = ? order by id", [complaint_id])),
-        assign=assign, conclude=ConcludeForm(), today=clock.today().isoformat(),
+        assign=assign, conclude=ConcludeForm(), today=clock.today().isoformat(), handles=handles(c),
         can=lambda p: current_user.can(p, g.target_region, g.target_level),
-        can_replace=c["outcome"] in ("upheld", "partly") and c["household_id"] and c["list_id"] and not disqualified)
+        can_replace=c["outcome"] == "upheld" and c["ground"] in HOUSEHOLD_GROUNDS and c["household_id"]
+        and c["list_id"] and not disqualified and not c["resolved_household_id"])
 
 
 def _investigators(db, handler_region: str) -> list:
@@ -109,7 +122,7 @@ def _investigators(db, handler_region: str) -> list:
                    for r in rows if handler_region.startswith(r["region_code"]))
 
 
-def _case_step(complaint_id: int, form, write, done: str):
+def _case_step(complaint_id: int, form, write, done: str, guard=lambda c: True):
     """Run one step of a case under the write lock, re-reading its state there, so two people
     cannot both conclude (or assign after concluding) the same case."""
     db = get_db()
@@ -117,6 +130,8 @@ def _case_step(complaint_id: int, form, write, done: str):
         c = _case(complaint_id)
         if c["status"] == "concluded":
             flash("这件举报已经办结。")
+        elif not guard(c):
+            abort(403)
         elif not form.validate_on_submit():
             flash("；".join(e for errors in form.errors.values() for e in errors))
         else:
@@ -160,7 +175,9 @@ def conclude(complaint_id):
                      before={"status": c["status"]},
                      after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data})
 
-    return _case_step(complaint_id, form, write, "已办结。查实的，请在本页确认递补或补录。")
+    # Only the staff handling the case conclude it, and not the person who registered it themselves.
+    return _case_step(complaint_id, form, write, "已办结。查实的，请在本页确认递补或补录。",
+                      guard=lambda c: handles(c) and c["operator"] != current_user.username)
 
 
 @staff_route("/complaints/<id:complaint_id>/replace", permission="complaints.replace", target="complaint",
@@ -168,7 +185,7 @@ def conclude(complaint_id):
 def replace(complaint_id):
     db = get_db()
     c = _case(complaint_id)
-    if not (c["outcome"] in ("upheld", "partly") and c["household_id"] and c["list_id"]):
+    if not (c["outcome"] == "upheld" and c["ground"] in HOUSEHOLD_GROUNDS and c["household_id"] and c["list_id"]):
         abort(404)
     form = ReplaceForm()
     problem = None
@@ -179,9 +196,12 @@ def replace(complaint_id):
     if proposal and form.validate_on_submit():
         expected = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isdigit())
         try:
-            confirm(db, list_id=c["list_id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
-                    expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
-                    today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+            with write_transaction(db):
+                confirm(db, list_id=c["list_id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
+                        expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
+                        today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+                db.execute("update complaints set resolved_household_id = ? where id = ?",
+                           [c["household_id"], complaint_id])
         except PublishError as error:
             problem = str(error)
         else:
@@ -209,6 +229,9 @@ def omission(complaint_id):
     c = _case(complaint_id)
     if not (c["ground"] == "omission" and c["outcome"] in ("upheld", "partly") and c["list_id"]):
         abort(404)
+    if c["resolved_household_id"]:
+        problem = "这件举报已经补录过一户；另有漏评的，请另行登记举报。"
+        return render_template("staff/omission.html", c=c, form=OmissionForm(), problem=problem, candidates=[]), 400
     form = OmissionForm()
     candidates = omitted_candidates(db, c["list_id"])
     form.household.choices = choices((r["id"], f"{r['head_name']}（{r['size']} 人，{r['votes']} 票）") for r in candidates)
@@ -217,9 +240,14 @@ def omission(complaint_id):
         if form.use_reserve.data and current_user.role != "county_admin":
             abort(403)   # only the county office may spend the reserve
         try:
-            add_omitted(db, list_id=c["list_id"], household_id=form.household.data, use_reserve=form.use_reserve.data,
-                        actor=current_user.username, role=current_user.role, key=id_key(), today=clock.today(),
-                        start=form.start.data, complaint_id=complaint_id)
+            with write_transaction(db):
+                if _case(complaint_id)["resolved_household_id"]:      # re-checked under the lock
+                    raise PublishError("这件举报已经补录过一户。")
+                add_omitted(db, list_id=c["list_id"], household_id=form.household.data,
+                            use_reserve=form.use_reserve.data, actor=current_user.username, role=current_user.role,
+                            key=id_key(), today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+                db.execute("update complaints set resolved_household_id = ? where id = ?",
+                           [form.household.data, complaint_id])
         except (PublishError, QuotaError) as error:
             problem = str(error) + ("" if form.use_reserve.data else " 本村指标不够的，可请县扶贫办批准动用预留机动名额。")
         else:
@@ -253,16 +281,24 @@ def register():
     problem = None
     if form.validate_on_submit():
         list_id = int(form.list_id.data) if (form.list_id.data or "").isdigit() else None
-        lst = next(db.query("select region_code from lists where id = ?", [list_id]), None) if list_id else None
+        lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]), None) \
+            if list_id else None
         target = lst["region_code"] if lst else form.region.data
+        entry = (form.entry.data or "").strip()
+        household = next(db.query("select household_id from list_entries where list_id = ? and version = ? and "
+                                  "position = ?", [list_id, lst["current_version"], int(entry)]), None) \
+            if lst and entry.isdigit() else None
         if list_id and lst is None:
             problem = "没有这个编号的名单。"
+        elif entry and household is None:
+            problem = "名单上没有这个序号。"
         elif not current_user.can("complaints.manage", target, get_region_row(db, target)["level"]):
             abort(403)
         else:
             with write_transaction(db):
                 complaint_id, _ = file_complaint(
-                    db, list_id=list_id, household_id=None, region_code=target, ground=form.ground.data,
+                    db, list_id=list_id, household_id=household["household_id"] if household else None,
+                    region_code=target, ground=form.ground.data,
                     text=form.text.data, about_committee=False, anonymous=not (form.name.data or "").strip(),
                     name=form.name.data or "", phone=form.phone.data or "", files=[], key=id_key(),
                     today=clock.today(), channel=form.channel.data, operator=current_user.username)

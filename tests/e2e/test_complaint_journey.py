@@ -39,7 +39,7 @@ def test_report_investigate_replace(open_context, shots, tmp_path):
         villager.goto(base + "/lists/8")                       # 龙尾巴村, open now
         before = json.loads(villager.goto(base + "/lists/8.json").text())
         villager.goto(base + "/lists/8")
-        villager.locator("a[href$=\"list=8&entry=3\"]").click()
+        villager.locator("a[href*=\"list=8&\"][href$=\"entry=3\"]").click()
         villager.check("input[value=vehicle]")
         villager.get_by_label("具体情况").fill("这户今年买了一辆小轿车，全村都知道。")
         villager.get_by_label("证据").set_input_files(str(photo(tmp_path / "车.jpg")))
@@ -55,6 +55,14 @@ def test_report_investigate_replace(open_context, shots, tmp_path):
         assert "已受理" in villager.inner_text("main") and "证据文件" in villager.inner_text("main")
         (tmp_path / "status.html").write_text(villager.content(), encoding="utf-8")
 
+        # The township reviewer sends the village's case to the township investigator.
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "xh-rev")
+        reviewer.goto(base + "/staff/complaints/1")
+        reviewer.get_by_label("调查人员").select_option(label="xh-inv（调查员）")
+        reviewer.get_by_role("button", name="安排").click()
+        assert "调查中" in reviewer.inner_text("main")
+
         investigator = open_context(javascript=False).new_page()
         log_in(investigator, base, "xh-inv")
         investigator.goto(base + "/staff/complaints")
@@ -66,8 +74,6 @@ def test_report_investigate_replace(open_context, shots, tmp_path):
         investigator.get_by_role("button", name="办结").click()
         assert "已办结" in investigator.inner_text("main")
 
-        reviewer = open_context(javascript=False).new_page()
-        log_in(reviewer, base, "xh-rev")
         reviewer.goto(base + "/staff/complaints/1")
         reviewer.get_by_role("link", name="取消该户资格并确认递补").click()
         reviewer.get_by_label("递补户公示开始日期").fill("2026-11-24")
