@@ -28,7 +28,7 @@ from flask.cli import with_appcontext
 from . import audit, rules
 from .campaigns import get_campaign, get_quota, now_text, set_quota
 from .db import write_transaction
-from .privacy import id_number_problem, mask_id, normalise_id
+from .privacy import id_number_problem, mask_id
 from .regions import add_region, get_region_row, level_of_code
 
 KINDS = ("regions", "quotas", "applicants")

@@ -149,7 +149,6 @@ def publish_list(
     key: bytes,
     title: str | None = None,
     approving_body: str | None = None,
-    open_complaints: int = 0,
     published_at: str | None = None,
 ) -> int:
     """Publish version 1 of a list and return its id.
@@ -162,13 +161,13 @@ def publish_list(
     with write_transaction(db):
         try:
             return _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title,
-                            approving_body, open_complaints, published_at)
+                            approving_body, published_at)
         except sqlite3.IntegrityError as error:
             raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。") from error
 
 
 def _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title, approving_body,
-             open_complaints, published_at) -> int:
+             published_at) -> int:
     campaign = get_campaign(db, campaign_id)
     region = get_region_row(db, region_code)
     if campaign is None or region is None:
@@ -193,7 +192,7 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             (name, rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"])) if r else None)
             for name, r in lower
         ],
-        open_complaints=open_complaints + open_in_window(db, [r["id"] for _, r in lower if r]),
+        open_complaints=open_in_window(db, [r["id"] for _, r in lower if r]),
     )
     if problems:
         raise PublishError("现在还不能公示本级名单：" + "".join(problems))

@@ -1,6 +1,5 @@
 """Logging in and out, passwords, sessions, rate limits, and the create-user command."""
 
-import re
 
 import pytest
 

@@ -205,7 +205,7 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     from portal.campaigns import add_household
     from portal.publishing import publish_list
     from .conftest import PASSWORD, TODAY
-    c, h = county["campaign"], county["households"]
+    c = county["campaign"]
     extra = add_household(db, campaign_id=c, village_code="430811100001", head_name="甲户主", size=3,
                           applied_on=dt.date(2026, 3, 1), votes=4, voters_present=32)
     list_id = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=TODAY, today=TODAY,

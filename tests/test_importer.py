@@ -2,7 +2,6 @@
 validation with spreadsheet row numbers, all or nothing, idempotence, and both doors (CLI, web)."""
 
 import csv
-import datetime as dt
 import io
 
 import openpyxl

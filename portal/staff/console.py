@@ -14,7 +14,7 @@ from ..db import get_db
 from ..lists import lists_where
 from ..publishing import lower_lists
 from ..regions import ancestors, get_region_row
-from . import bp, staff_route
+from . import staff_route
 
 
 def campaigns_of(db, region_code: str) -> list[dict]:
