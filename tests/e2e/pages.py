@@ -25,6 +25,7 @@ DATA_ROUTES = {
     "lists.list_json": "JSON download (tests/test_lists.py)",
     "home.healthz": "health check (tests/test_home.py)",
     "home.robots": "robots.txt (tests/test_home.py)",
+    "feeds.feed": "RSS/Atom, checked strictly in tests/test_feeds.py",
     "static": "static files, weighed with each page",
     "complaints.add_info": "POST only: the status page it answers is checked in test_complaint_journey",
 }

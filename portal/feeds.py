@@ -1,0 +1,99 @@
+"""RSS 2.0 and Atom feeds for the whole site and for every region's subtree (feedgen).
+
+An item for each list that opens, is amended (with its change note) and closes. Events are derived
+from the published versions and the clock, so nothing extra is stored and a GUID never changes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+
+from feedgen.feed import FeedGenerator
+from flask import Blueprint, abort, current_app
+
+from . import clock
+from .db import get_db
+from .lists import public_url
+from .regions import get_region
+
+bp = Blueprint("feeds", __name__)
+
+GUID_NAMESPACE = uuid.UUID("6f1c3e52-4d1b-5c2e-9a77-1b8e0c9d2f10")
+MAX_ITEMS = 50
+LOOKBACK_DAYS = 120
+
+
+def _midnight(day: str, zone) -> dt.datetime:
+    return dt.datetime.combine(dt.date.fromisoformat(day), dt.time(), tzinfo=zone)
+
+
+def list_events(region_code: str | None) -> list[dict]:
+    """Opened / amended / closed events of lists in a region's subtree that have happened by now."""
+    zone, now = clock.zone(), clock.now()
+    since = (clock.today() - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()
+    where, params = "", [since, since]
+    if region_code:
+        where, params = " and l.region_code >= ? and l.region_code < ? || ':'", params + [region_code, region_code]
+    rows = get_db().query(
+        "select l.id, l.title, l.kind, v.version, v.window_start, v.window_end, v.change_note, v.published_at "
+        "from list_versions v join lists l on l.id = v.list_id "
+        "where (v.window_end >= ? or v.published_at >= ?)" + where + " order by v.published_at desc limit 400",
+        params)
+    events = []
+    for r in rows:
+        url = public_url("lists.list_version", list_id=r["id"], version=r["version"])
+        opened = _midnight(r["window_start"], zone)
+        closed = _midnight(r["window_end"], zone) + dt.timedelta(days=1)
+        candidates = [("opened", opened, f"开始公示：{r['title']}",
+                       f"公示时间 {r['window_start']} 至 {r['window_end']}，期间可以提出异议。")]
+        if r["version"] > 1:
+            published = dt.datetime.fromisoformat(r["published_at"])
+            candidates.append(("amended", published, f"名单更新（第 {r['version']} 版）：{r['title']}", r["change_note"]))
+        candidates.append(("closed", closed, f"公示结束：{r['title']}", f"公示已于 {r['window_end']} 24 时结束。"))
+        for kind, when, title, text in candidates:
+            if when <= now:
+                key = f"list/{r['id']}/v{r['version']}/{kind}"
+                events.append({"id": f"urn:uuid:{uuid.uuid5(GUID_NAMESPACE, key)}", "when": when, "title": title,
+                               "text": text, "url": url})
+    events.sort(key=lambda e: (e["when"], e["id"]), reverse=True)
+    return events[:MAX_ITEMS]
+
+
+def build_feed(region: dict | None, fmt: str) -> str:
+    name = current_app.config["SITE_NAME"]
+    scope = region["name"] if region else "全部地区"
+    code = region["code"] if region else "all"
+    fg = FeedGenerator()
+    fg.load_extension("base", atom=True, rss=True)
+    fg.id(f"urn:uuid:{uuid.uuid5(GUID_NAMESPACE, 'feed/' + code)}")
+    fg.title(f"{name}：{scope}公示动态")
+    fg.description(f"{scope}扶贫对象名单的公示开始、更新和结束。")
+    fg.language("zh-CN")
+    fg.author({"name": name})
+    # feedgen takes the RSS channel <link> from the last link added: self first, the page last.
+    fg.link(href=public_url("feeds.feed", code=code, fmt=fmt), rel="self")
+    fg.link(href=public_url("regions.region_page", code=region["code"]) if region else public_url("home.index"),
+            rel="alternate")
+    events = list_events(region["code"] if region else None)
+    fg.updated(events[0]["when"] if events else clock.now().replace(microsecond=0))
+    for e in reversed(events):       # feedgen lists entries in reverse order of adding
+        entry = fg.add_entry()
+        entry.id(e["id"])
+        entry.guid(e["id"], permalink=False)
+        entry.title(e["title"])
+        entry.link(href=e["url"])
+        entry.description(e["text"] or e["title"])
+        entry.published(e["when"])
+        entry.updated(e["when"])
+    return (fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)).decode()
+
+
+@bp.get("/feeds/<code>.<any(rss, atom):fmt>")
+def feed(code, fmt):
+    region = None if code == "all" else get_region(code)
+    if region is not None and region["level"] == "group":
+        abort(404)
+    mimetype = "application/rss+xml" if fmt == "rss" else "application/atom+xml"
+    return current_app.response_class(build_feed(region, fmt), mimetype=mimetype,
+                                      headers={"Cache-Control": "public, max-age=300"})

@@ -1,0 +1,104 @@
+"""Feeds checked against a strict reading of RSS 2.0 and Atom (RFC 4287), not only "it parses"."""
+
+import datetime as dt
+import email.utils
+import xml.etree.ElementTree as ET
+
+import pytest
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+LATER = "2026-11-30T12:00:00+08:00"
+
+
+@pytest.fixture
+def later(app, published):
+    app.config["NOW"] = LATER
+    return published
+
+
+def rfc822(text: str) -> dt.datetime:
+    value = email.utils.parsedate_to_datetime(text)
+    assert value.tzinfo is not None, text
+    return value
+
+
+def rfc3339(text: str) -> dt.datetime:
+    assert "T" in text and (text.endswith("Z") or text[-6] in "+-"), text
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+
+def test_rss_channel_and_items_are_complete(client, later):
+    resp = client.get("/feeds/430811100.rss")
+    assert resp.status_code == 200 and resp.mimetype == "application/rss+xml"
+    root = ET.fromstring(resp.data)
+    assert root.tag == "rss" and root.get("version") == "2.0"
+    channel = root.find("channel")
+    for required in ("title", "link", "description"):
+        assert channel.findtext(required), required
+    assert channel.findtext("link") == "https://gongshi.example.cn/r/430811100"
+    self_link = channel.find(f"{ATOM}link[@rel='self']")
+    assert self_link is not None and self_link.get("href") == "https://gongshi.example.cn/feeds/430811100.rss"
+    rfc822(channel.findtext("lastBuildDate"))
+    items = channel.findall("item")
+    assert items
+    guids = [i.findtext("guid") for i in items]
+    assert len(guids) == len(set(guids))
+    dates = [rfc822(i.findtext("pubDate")) for i in items]
+    assert dates == sorted(dates, reverse=True)
+    for item in items:
+        assert item.findtext("title") and item.findtext("link").startswith("https://gongshi.example.cn/lists/")
+        assert item.find("guid").get("isPermaLink") == "false"
+    titles = [i.findtext("title") for i in items]
+    assert any(t.startswith("开始公示：索溪峪镇审核公示名单") for t in titles)
+    assert any(t.startswith("名单更新（第 2 版）：双星村") for t in titles)
+    assert any(t.startswith("公示结束：河口村") for t in titles)
+    amended = next(i for i in items if i.findtext("title").startswith("名单更新"))
+    assert "一户举报属实" in amended.findtext("description")
+
+
+def test_atom_feed_is_complete(client, later):
+    root = ET.fromstring(client.get("/feeds/all.atom").data)
+    assert root.tag == f"{ATOM}feed"
+    assert root.findtext(f"{ATOM}id").startswith("urn:uuid:") and root.findtext(f"{ATOM}title")
+    rfc3339(root.findtext(f"{ATOM}updated"))
+    assert root.find(f"{ATOM}author/{ATOM}name").text
+    assert root.find(f"{ATOM}link[@rel='self']").get("href") == "https://gongshi.example.cn/feeds/all.atom"
+    entries = root.findall(f"{ATOM}entry")
+    ids = [e.findtext(f"{ATOM}id") for e in entries]
+    assert entries and len(ids) == len(set(ids)) and all(i.startswith("urn:uuid:") for i in ids)
+    for e in entries:
+        assert e.findtext(f"{ATOM}title")
+        rfc3339(e.findtext(f"{ATOM}updated"))
+        assert e.find(f"{ATOM}link").get("href").startswith("https://gongshi.example.cn/lists/")
+
+
+def test_guids_are_stable_and_only_past_events_appear(app, client, published):
+    app.config["NOW"] = "2026-11-23T10:00:00+08:00"
+    first = {i.findtext("guid") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")}
+    titles = [i.findtext("title") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")]
+    assert not any(t.startswith("公示结束：索溪峪镇") for t in titles)      # still open on the 23rd
+    app.config["NOW"] = LATER
+    second = {i.findtext("guid") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")}
+    assert first <= second and len(second) > len(first)
+
+
+def test_region_feed_covers_its_subtree_only(client, later):
+    titles = [i.findtext("title") for i in ET.fromstring(client.get("/feeds/430811100002.rss").data).iter("item")]
+    assert titles and all("河口村" in t for t in titles)
+
+
+@pytest.mark.parametrize("url", ["/feeds/999999.rss", "/feeds/430811100001001.atom", "/feeds/abc.rss",
+                                 "/feeds/430811.xml"])
+def test_unknown_region_feed_is_a_404(client, published, url):
+    assert client.get(url).status_code == 404
+
+
+def test_autodiscovery_and_subscribe_links(client, published):
+    region = client.get("/r/430811100").get_data(as_text=True)
+    assert '<link rel="alternate" type="application/rss+xml" title="索溪峪镇公示动态（RSS）" href="/feeds/430811100.rss">' in region
+    assert 'href="/feeds/430811100.atom">Atom</a>' in region
+    home = client.get("/").get_data(as_text=True)
+    assert 'href="/feeds/all.rss"' in home
+    lst = client.get(f"/lists/{published['village_a']}").get_data(as_text=True)
+    assert 'href="/feeds/430811100001.rss">RSS</a>' in lst
