@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from pathlib import Path
 
 import markdown
+import nh3
 from flask import Blueprint, abort, current_app, jsonify, render_template
 from markupsafe import Markup
 
@@ -57,27 +59,58 @@ def content_dir() -> Path:
     return Path(current_app.config["CONTENT_DIR"])
 
 
-def load_page(slug: str) -> tuple[str, Markup] | None:
-    """A markdown page from ``content/``: its first heading as title, the rest as HTML."""
+@dataclasses.dataclass(frozen=True)
+class Page:
+    slug: str
+    title: str
+    date: str
+    summary: str
+    body: Markup
+
+
+def parse_front_matter(text: str) -> tuple[dict, str]:
+    """``---``-fenced ``key: value`` lines at the top of a page, and the markdown after them."""
+    if not text.startswith("---\n"):
+        return {}, text
+    head, sep, body = text[4:].partition("\n---\n")
+    if not sep:
+        return {}, text
+    meta = {}
+    for line in head.splitlines():
+        key, colon, value = line.partition(":")
+        if colon:
+            meta[key.strip()] = value.strip()
+    return meta, body
+
+
+def render_markdown(text: str) -> Markup:
+    """Markdown to HTML, sanitised with nh3: content pages today, staff-written notices later."""
+    return Markup(nh3.clean(markdown.markdown(text, extensions=["tables"]),
+                            tags=nh3.ALLOWED_TAGS | {"table", "thead", "tbody", "tr", "th", "td"}))
+
+
+def load_page(slug: str) -> Page | None:
+    """A markdown page from ``content/`` with its front matter (title, date, summary)."""
     if not slug.replace("-", "").isalnum() or not slug.isascii():
         return None
     path = content_dir() / f"{slug}.md"
     if not path.is_file():
         return None
-    text = path.read_text(encoding="utf-8")
-    first, _, rest = text.partition("\n")
-    title = first.lstrip("# ").strip()
-    # Content pages are written by the team and reviewed in git, not by the public.
-    return title, Markup(markdown.markdown(rest, extensions=["tables"]))
+    meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
+    return Page(slug, meta.get("title", slug), meta.get("date", ""), meta.get("summary", ""), render_markdown(body))
+
+
+def list_pages() -> list[Page]:
+    pages = [load_page(p.stem) for p in sorted(content_dir().glob("*.md"))]
+    return [p for p in pages if p]
 
 
 @bp.get("/pages/<slug>")
 def page(slug):
-    loaded = load_page(slug)
-    if loaded is None:
+    page = load_page(slug)
+    if page is None:
         abort(404)
-    title, body = loaded
-    return render_template("page.html", title=title, body=body)
+    return render_template("page.html", page=page, others=[p for p in list_pages() if p.slug != slug])
 
 
 @bp.get("/robots.txt")

@@ -43,7 +43,11 @@ def test_healthz(client):
 
 def test_content_pages(client):
     page = client.get("/pages/how-to-object").get_data(as_text=True)
-    assert "<h1>如何提出异议</h1>" in page and "12317" in page and "<h2>" in page
+    assert "<h1>如何提出异议、查看办理进度</h1>" in page and "12317" in page and "<h2>" in page
+    assert "更新于 2026年11月23日" in page and "---" not in page.split("<main")[1]
+    faq = client.get("/pages/faq").get_data(as_text=True)
+    assert "乡镇不受理我的申请，我能直接到县里申请吗" in faq and 'href="/pages/grounds"' in faq
+    assert "<table>" in client.get("/pages/grounds").get_data(as_text=True)
     assert client.get("/pages/about").status_code == 200
     for slug in ("nope", "..%2Fpyproject", "how_to_object", "%E4%B8%AD"):
         assert client.get(f"/pages/{slug}").status_code == 404
@@ -59,3 +63,12 @@ def test_robots_txt_keeps_lists_and_console_out_of_search_engines(client):
     resp = client.get("/robots.txt")
     assert resp.mimetype == "text/plain"
     assert "Disallow: /lists/" in resp.get_data(as_text=True) and "Disallow: /staff/" in resp.get_data(as_text=True)
+
+
+def test_markdown_is_sanitised():
+    from portal.home import parse_front_matter, render_markdown
+    html = str(render_markdown("hi <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"))
+    assert "<script" not in html and "javascript:" not in html and "onerror" not in html
+    meta, body = parse_front_matter("---\ntitle: 标题\ndate: 2026-01-02\n---\n正文")
+    assert meta == {"title": "标题", "date": "2026-01-02"} and body == "正文"
+    assert parse_front_matter("no front matter") == ({}, "no front matter")

@@ -7,7 +7,7 @@ checked elsewhere; test_pages.py fails for a new route that is missing.
 # endpoint -> sample paths of HTML pages (audited: validity, axe, weight, no JS).
 HTML_PAGES = {
     "home.index": ["/"],
-    "home.page": ["/pages/how-to-object", "/pages/about", "/pages/import-help"],
+    "home.page": ["/pages/how-to-object", "/pages/about", "/pages/import-help", "/pages/grounds", "/pages/faq"],
     "regions.region_page": ["/r/430811", "/r/430811200", "/r/430811200001", "/r/430811200001001"],
     "lists.list_page": ["/lists/1", "/lists/8", "/lists/16"],
     "lists.list_version": ["/lists/1/v1"],
