@@ -113,8 +113,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import (accounts, audit, complaints, db, demo, feeds, home, importer, lists, regions, security, staff,
-                   templating)
+    from . import (accounts, audit, complaints, db, demo, feeds, home, importer, lists, notices, regions, security,
+                   staff, templating)
 
     db.init_app(app)
     security.init_app(app)
@@ -124,6 +124,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(lists.bp)
     app.register_blueprint(complaints.bp)
     app.register_blueprint(feeds.bp)
+    app.register_blueprint(notices.bp)
     accounts.init_app(app)
     staff.init_app(app)
     app.cli.add_command(demo.load_demo_command)

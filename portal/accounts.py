@@ -57,6 +57,7 @@ ROLE_PERMISSIONS = {
     "complaints.manage": {"village_clerk", "township_reviewer", "county_admin"},
     "complaints.conclude": set(ROLES),
     "complaints.replace": {"village_clerk", "township_reviewer", "county_admin"},
+    "notices.write": {"township_reviewer", "county_admin"},
     "admin.users": {"county_admin"},
     "admin.quotas": {"county_admin"},
     "admin.campaigns": {"county_admin"},

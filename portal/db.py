@@ -349,3 +349,23 @@ def m0004_complaints(db: sqlite_utils.Database) -> None:
         );
         """
     )
+
+
+@migrations(name="0005_notices")
+def m0005_notices(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- 公告 written by staff in markdown; public from publish_at on (a scheduled time, UTC ISO).
+        create table notices (
+            id integer primary key,
+            region_code text not null references regions(code),
+            title text not null check (length(trim(title)) > 0),
+            body text not null,
+            publish_at text not null,
+            author text not null,
+            created_at text not null,
+            updated_at text not null
+        );
+        create index notices_publish on notices(publish_at, region_code);
+        """
+    )

@@ -29,7 +29,7 @@ def _midnight(day: str, zone) -> dt.datetime:
 
 
 def list_events(region_code: str | None) -> list[dict]:
-    """Opened / amended / closed events of lists in a region's subtree that have happened by now."""
+    """Opened / amended / closed events of lists, and notices, in a region's subtree, up to now."""
     zone, now = clock.zone(), clock.now()
     since = (clock.today() - dt.timedelta(days=LOOKBACK_DAYS)).isoformat()
     where, params = "", [since, since]
@@ -56,6 +56,13 @@ def list_events(region_code: str | None) -> list[dict]:
                 key = f"list/{r['id']}/v{r['version']}/{kind}"
                 events.append({"id": f"urn:uuid:{uuid.uuid5(GUID_NAMESPACE, key)}", "when": when, "title": title,
                                "text": text, "url": url})
+    from .notices import published_notices
+
+    for n in published_notices(region_code, limit=MAX_ITEMS):
+        guid = uuid.uuid5(GUID_NAMESPACE, "notice/" + str(n["id"]))
+        events.append({"id": f"urn:uuid:{guid}",
+                       "when": dt.datetime.fromisoformat(n["publish_at"]), "title": f"公告：{n['title']}",
+                       "text": n["body"][:200], "url": public_url("notices.notice", notice_id=n["id"])})
     events.sort(key=lambda e: (e["when"], e["id"]), reverse=True)
     return events[:MAX_ITEMS]
 

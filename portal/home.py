@@ -51,8 +51,11 @@ def home_sections(today: dt.date) -> dict[str, list[dict]]:
 
 @bp.get("/")
 def index():
+    from .notices import published_notices
+
     counties = list(get_db().query("select code, name from regions where level = 'county' order by code"))
-    return render_template("home.html", sections=home_sections(clock.today()), counties=counties)
+    return render_template("home.html", sections=home_sections(clock.today()), counties=counties,
+                           notices=published_notices(limit=5))
 
 
 def content_dir() -> Path:

@@ -19,6 +19,7 @@ COVERED = {
     "/lists/<id:list_id>/v<id:version>.json": "test_lists",
     "/static/<path:filename>": "test_routes",
     "/complaints/new": "test_complaints",
+    "/notices/<id:notice_id>": "test_notices",
     "/feeds/<code>.<any(rss, atom):fmt>": "test_feeds",
     "/complaints/track": "test_complaints",
     "/complaints/track/add": "test_complaints",

@@ -30,6 +30,7 @@ EXPECTED = {
     "complaints.manage": {"village_clerk", "township_reviewer", "county_admin"},
     "complaints.conclude": ALL,
     "complaints.replace": {"village_clerk", "township_reviewer", "county_admin"},
+    "notices.write": {"township_reviewer", "county_admin"},
 }
 # Console routes that need no jurisdiction check: they act on the logged-in user only.
 OWN_ACCOUNT = {"accounts.login", "accounts.logout", "accounts.password"}

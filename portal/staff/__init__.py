@@ -87,6 +87,6 @@ def no_store(response):
 
 
 def init_app(app) -> None:
-    from . import admin, applicants, cases, console, imports, publish  # noqa: F401  (they register their routes)
+    from . import admin, applicants, cases, console, imports, notices, publish  # noqa: F401  (they register routes)
 
     app.register_blueprint(bp)

@@ -14,6 +14,7 @@ HTML_PAGES = {
     "lists.print_view": ["/lists/1/print", "/lists/16/print"],
     "complaints.new": ["/complaints/new", "/complaints/new?list=8", "/complaints/new?list=8&entry=3"],
     "complaints.track": ["/complaints/track"],
+    "notices.notice": [],        # the demo has no notices; rendered and sanitised in tests/test_notices.py
 }
 # Pages that answer with an error status but must pass the same checks.
 ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]
