@@ -20,6 +20,7 @@ from ..rules import QuotaError
 from ..replacement import add_omitted, confirm, omitted_candidates, propose
 from ..regions import get_region_row
 from . import staff_route
+from .console import jurisdiction_choices
 from .forms import choices
 
 from flask_wtf import FlaskForm
@@ -275,9 +276,7 @@ def case_file(complaint_id, file_id):
 def register():
     db = get_db()
     form = RegisterForm()
-    form.region.choices = choices((r["code"], r["name"]) for r in db.query(
-        "select code, name from regions where code like ? and level in ('county', 'township', 'village') order by code",
-        [current_user.region_code + "%"]))
+    form.region.choices = jurisdiction_choices(db)
     problem = None
     if form.validate_on_submit():
         list_id = int(form.list_id.data) if (form.list_id.data or "").isdigit() else None

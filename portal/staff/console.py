@@ -17,6 +17,15 @@ from ..regions import ancestors, get_region_row
 from . import staff_route
 
 
+def jurisdiction_choices(db) -> list:
+    """The county, townships and villages the logged-in user may act on, for a select field."""
+    from .forms import choices
+
+    return choices((r["code"], r["name"]) for r in db.query(
+        "select code, name from regions where code like ? and level in ('county', 'township', 'village') order by code",
+        [current_user.region_code + "%"]))
+
+
 def campaigns_of(db, region_code: str) -> list[dict]:
     return list(db.query("select id, name from campaigns where county_code = ? order by id desc",
                          [region_code[:6]]))

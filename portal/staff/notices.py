@@ -14,7 +14,7 @@ from ..campaigns import now_text
 from ..db import get_db, write_transaction
 from ..home import render_markdown
 from . import staff_route
-from .forms import choices
+from .console import jurisdiction_choices
 
 
 class EditNoticeForm(FlaskForm):
@@ -39,9 +39,7 @@ def notices():
 def new_notice():
     db = get_db()
     form = EditNoticeForm()
-    form.region.choices = choices((r["code"], r["name"]) for r in db.query(
-        "select code, name from regions where code like ? and level in ('county', 'township', 'village') order by code",
-        [current_user.region_code + "%"]))
+    form.region.choices = jurisdiction_choices(db)
     if not form.is_submitted():
         form.publish_at.data = clock.now().astimezone(clock.zone()).replace(tzinfo=None, second=0, microsecond=0)
     preview = None
