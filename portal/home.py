@@ -103,9 +103,13 @@ def load_page(slug: str) -> Page | None:
     return Page(slug, meta.get("title", slug), meta.get("date", ""), meta.get("summary", ""), render_markdown(body))
 
 
-def list_pages() -> list[Page]:
-    pages = [load_page(p.stem) for p in sorted(content_dir().glob("*.md"))]
-    return [p for p in pages if p]
+def list_pages() -> list[dict]:
+    """Slug, title and summary of every content page (front matter only: no bodies rendered)."""
+    pages = []
+    for path in sorted(content_dir().glob("*.md")):
+        meta, _ = parse_front_matter(path.read_text(encoding="utf-8"))
+        pages.append({"slug": path.stem, "title": meta.get("title", path.stem), "summary": meta.get("summary", "")})
+    return pages
 
 
 @bp.get("/pages/<slug>")
@@ -113,7 +117,7 @@ def page(slug):
     page = load_page(slug)
     if page is None:
         abort(404)
-    return render_template("page.html", page=page, others=[p for p in list_pages() if p.slug != slug])
+    return render_template("page.html", page=page, others=[p for p in list_pages() if p["slug"] != slug])
 
 
 @bp.get("/robots.txt")

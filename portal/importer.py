@@ -28,7 +28,7 @@ from flask.cli import with_appcontext
 from . import audit, rules
 from .campaigns import get_campaign, get_quota, now_text, set_quota
 from .db import write_transaction
-from .privacy import id_number_problem, mask_id
+from .privacy import id_number_problem, mask_id, valid_id18
 from .regions import add_region, get_region_row, level_of_code
 
 KINDS = ("regions", "quotas", "applicants")
@@ -285,16 +285,6 @@ def _is_total(row: list[str]) -> bool:
             return True
     return False
 
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-
-
-def _valid_id18(value: str) -> bool:
-    """Fast check of an 18-digit ID's checksum (the detailed reason comes from privacy)."""
-    if len(value) != 18 or not value[:17].isdigit():
-        return False
-    total = sum(map(operator.mul, map(int, value[:17]), _ID_WEIGHTS))
-    return "10X98765432"[total % 11] == value[17]
 
 
 # --- The import ---------------------------------------------------------------------------------
@@ -585,7 +575,7 @@ class _ApplicantRows(_Rows):
         id_hash = None
         if not id_value:
             self.problem(number, "id_number", "", "身份证号不能为空（用于查重，网上不公开）。")
-        elif not _valid_id18(id_value) and (problem := id_number_problem(id_value)):
+        elif not valid_id18(id_value) and (problem := id_number_problem(id_value)):
             if "科学计数法" in problem:
                 problem = ("身份证号被 Excel 变成了科学计数法，后几位已经丢失：请把这一列设为“文本”格式，"
                            "重新填写身份证号后再导入。")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import operator
 
 NAME_POLICIES = ("mask", "surname", "full")
 
@@ -64,6 +65,13 @@ ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 ID_CHECK = "10X98765432"
 
 
+def valid_id18(value: str) -> bool:
+    """The GB 11643 check digit of a normalised 18-character ID is right (fast path for imports)."""
+    if len(value) != 18 or not value[:17].isdigit():
+        return False
+    return ID_CHECK[sum(map(operator.mul, map(int, value[:17]), ID_WEIGHTS)) % 11] == value[17]
+
+
 def id_number_problem(raw: str) -> str | None:
     """Why an ID number is not valid (GB 11643), in Chinese; None when it is.
 
@@ -76,7 +84,6 @@ def id_number_problem(raw: str) -> str | None:
         return None
     if len(value) != 18 or not value[:17].isdigit() or value[17] not in "0123456789X":
         return "身份证号应为 18 位（最后一位可以是 X），或旧式 15 位数字。"
-    total = sum(int(c) * w for c, w in zip(value[:17], ID_WEIGHTS))
-    if ID_CHECK[total % 11] != value[17]:
+    if not valid_id18(value):
         return "身份证号校验位不对，请核对是否抄错。"
     return None

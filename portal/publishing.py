@@ -36,7 +36,7 @@ def default_title(campaign: dict, region: dict, kind: str, step: dict) -> str:
     return f"{region['name']}{kind_name}{step['name']}名单（{campaign['name']}）"
 
 
-def default_body(db, region: dict) -> str:
+def default_body(region: dict) -> str:
     if region["level"] == "village":
         return f"{region['name']}村民委员会"
     if region["level"] == "township":
@@ -227,7 +227,7 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             "level": level,
             "kind": kind,
             "title": title or default_title(campaign, region, kind, step),
-            "approving_body": approving_body or default_body(db, region),
+            "approving_body": approving_body or default_body(region),
             "current_version": 1,
             "created_at": now_text(),
         }

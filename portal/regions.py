@@ -58,10 +58,6 @@ def ancestors(db, code: str) -> list[dict]:
     return rows
 
 
-def region_path(db, code: str) -> str:
-    return "".join(r["name"] for r in ancestors(db, code))
-
-
 def add_region(db, code: str, name: str, parent_code: str | None = None) -> None:
     """Insert a region; its level follows from its code, and the parent must be one level up."""
     level = level_of_code(code)
