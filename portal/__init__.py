@@ -113,8 +113,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import (accounts, audit, complaints, db, demo, feeds, home, importer, lists, notices, regions, security,
-                   staff, templating)
+    from . import (accounts, audit, backup, complaints, db, demo, export_static, feeds, home, importer, lists,
+                   notices, regions, security, staff, templating)
 
     db.init_app(app)
     security.init_app(app)
@@ -130,6 +130,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(demo.load_demo_command)
     app.cli.add_command(audit.verify_log_command)
     app.cli.add_command(importer.import_command)
+    app.cli.add_command(backup.backup_command)
+    app.cli.add_command(backup.restore_command)
+    app.cli.add_command(export_static.export_static_command)
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)
