@@ -114,7 +114,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = RowIdConverter
 
     from . import (accounts, audit, backup, complaints, db, demo, export_static, feeds, home, importer, lists,
-                   notices, regions, security, staff, templating)
+                   notices, regions, search, search_page, security, serving, staff, templating)
 
     db.init_app(app)
     security.init_app(app)
@@ -125,6 +125,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.register_blueprint(complaints.bp)
     app.register_blueprint(feeds.bp)
     app.register_blueprint(notices.bp)
+    app.register_blueprint(search_page.bp)
     accounts.init_app(app)
     staff.init_app(app)
     app.cli.add_command(demo.load_demo_command)
@@ -133,6 +134,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
     app.cli.add_command(export_static.export_static_command)
+    app.cli.add_command(search.reindex_command)
+    app.cli.add_command(search.indexer_command)
+    app.cli.add_command(serving.serve_command)
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)

@@ -1,7 +1,7 @@
 """Campaigns (批次), quotas (规模指标) and applicant households: writes and their checks.
 
 Plain functions over a sqlite-utils Database, used by the demo loader, the CLI and (later) the
-staff console. Every write runs inside ``db.atomic()`` so nothing is half-written.
+staff console. Every write runs inside ``write_transaction`` (BEGIN IMMEDIATE) so nothing is half-written.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import json
 from flask import current_app
 
 from . import rules
+from .db import write_transaction
 from .privacy import hash_id, mask_id
 from .regions import get_region_row
 
@@ -46,7 +47,7 @@ def create_campaign(
         raise ValueError("the publicity chain must name village/township/county levels once each")
     if any(int(step["days"]) < 1 for step in chain):
         raise ValueError("every publicity step lasts at least one day")
-    with db.atomic():
+    with write_transaction(db):
         return db["campaigns"].insert(
             {
                 "county_code": county_code,
@@ -91,7 +92,7 @@ def set_quota(db, campaign_id: int, region_code: str, persons: int, reserve: int
         raise rules.QuotaError(f"{region['name']}不在本批次所属的县。")
     if region["parent_code"] and get_quota(db, campaign_id, region["parent_code"]) is None:
         raise rules.QuotaError(f"{region['name']}的上级还没有规模指标：指标要从上往下逐级分解。")
-    with db.atomic():
+    with write_transaction(db):
         db.execute(
             "insert into quotas (campaign_id, region_code, persons, reserve) values (?, ?, ?, ?) "
             "on conflict (campaign_id, region_code) do update set persons = excluded.persons, "
@@ -112,7 +113,7 @@ def draw_reserve(db, campaign_id: int, village_code: str, persons: int) -> None:
     if own is None or own["reserve"] < persons:
         left = own["reserve"] if own else 0
         raise rules.QuotaError(f"县预留机动名额只剩 {left} 人，不够补录 {persons} 人。")
-    with db.atomic():
+    with write_transaction(db):
         set_quota(db, campaign_id, county, own["persons"], own["reserve"] - persons)
         for code in (township, village_code):
             q = get_quota(db, campaign_id, code)
@@ -158,7 +159,7 @@ def add_household(
     unknown = [c for c in causes if c not in rules.CAUSES]
     if unknown:
         raise ValueError(f"unknown causes of poverty: {unknown}")
-    with db.atomic():
+    with write_transaction(db):
         household_id = db["households"].insert(
             {
                 "campaign_id": campaign_id,

@@ -42,10 +42,13 @@ def write_transaction(db: sqlite_utils.Database):
     """A write transaction that takes the write lock at once (BEGIN IMMEDIATE).
 
     Staff writes read the audit chain's last hash and append to it; taking the lock first means two
-    workers can never both read the same last row. Nested ``db.atomic()`` blocks become savepoints.
+    workers can never both read the same last row; and a deferred transaction that reads first and
+    writes later fails at once (SQLITE_BUSY, no waiting) when another worker wrote in between.
+    Nested inside another transaction it becomes a savepoint.
     """
     if db.conn.in_transaction:
-        yield db
+        with db.atomic():
+            yield db
         return
     db.conn.execute("begin immediate")
     try:
@@ -369,3 +372,32 @@ def m0005_notices(db: sqlite_utils.Database) -> None:
         create index notices_publish on notices(publish_at, region_code);
         """
     )
+
+
+@migrations(name="0006_search")
+def m0006_search(db: sqlite_utils.Database) -> None:
+    from . import search
+
+    db.executescript(
+        """
+        -- Documents the search indexer must (re)write; written in the publication's transaction.
+        create table search_outbox (
+            id integer primary key autoincrement,
+            doc text not null,        -- list:<id>, notice:<id>, pages or all
+            at text not null
+        );
+        -- Name keys (characters, full pinyin, initials; every suffix) of households on published lists.
+        create table search_names (
+            key text not null,
+            household_id integer not null,
+            primary key (key, household_id)
+        ) without rowid;
+        create table search_places (
+            key text not null,
+            code text not null,
+            primary key (key, code)
+        ) without rowid;
+        """
+    )
+    search.rebuild_keys(db)
+    search.enqueue(db, "all")

@@ -16,9 +16,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from . import clock, rules
+from . import clock, rules, search
 from .campaigns import add_household, create_campaign, id_key, set_quota, village_selection
-from .db import get_db
+from .db import get_db, write_transaction
+from .notices import create_notice
 from .publishing import publish_list
 from .replacement import confirm
 from .regions import add_region
@@ -56,7 +57,7 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
     """Load the demo into an empty database; returns counts of what was loaded."""
     if next(db.query("select 1 from regions limit 1"), None):
         raise click.ClickException("数据库里已经有数据：演示数据只能载入空数据库（load-demo --reset 可清空后重载）。")
-    with db.atomic():
+    with write_transaction(db):
         regions = _read(demo_dir / "regions.csv")
         for r in regions:
             add_region(db, r["区划代码"], r["名称"], r["上级代码"] or None)
@@ -102,6 +103,7 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
             )
             households += 1
         lists = _publish_demo_lists(db, campaign_id, today, id_key)
+        _demo_notice(db, today)
     return {"regions": len(regions), "households": households, "lists": lists}
 
 
@@ -140,6 +142,20 @@ def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, k
             actor="演示数据", role="cli", key=key, today=None, start=start, published_at=_published_at(start))
 
 
+def _demo_notice(db, today: dt.date) -> None:
+    yesterday = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9), clock.zone())
+    create_notice(db, region_code=COUNTY, title="关于扶贫对象识别名单公示的公告（演示）", body=DEMO_NOTICE,
+                  publish_at=yesterday.isoformat(timespec="seconds"), actor="演示数据", role="cli")
+
+
+DEMO_NOTICE = """各村、乡镇的扶贫对象识别名单正在陆续公示，请大家留意本村的名单。
+
+- 村里的名单公示 **7 天**，乡镇审核后再公示 7 天，县里最后公告。
+- 对名单有异议，可以在本网站 [网上举报](/complaints/new)，也可以打电话或当面反映。
+- 可以不留姓名，我们为反映人保密。
+"""
+
+
 def demo_dir() -> Path:
     return Path(current_app.config["IMPORT_DIR"]) / "demo"
 
@@ -161,13 +177,15 @@ def is_demo_only(db) -> bool:
 
 def clear_all(db) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
-    with db.atomic():
+    with write_transaction(db):
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
-        for table in ("board_photos", "disqualifications", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
+        for table in ("search_names", "search_places", "notices", "complaint_files", "complaint_events", "complaints",
+                      "board_photos", "disqualifications", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")
         for level in ("group", "village", "township", "county"):
             db.execute("delete from regions where level = ?", [level])
+        search.enqueue(db, "all")
 
 
 @click.command("load-demo")
@@ -180,7 +198,7 @@ def load_demo_command(reset):
         click.confirm("这会删除数据库中的全部数据，确定吗？", abort=True)
     elif not is_demo_only(db):
         raise click.ClickException("数据库里有演示县以外的数据，不能载入演示数据（确需清空请加 --reset）。")
-    with db.atomic():
+    with write_transaction(db):
         clear_all(db)
         counts = load_demo(db, demo_dir(), clock.today(), id_key())
     click.echo("Demo loaded: {regions} regions, {households} households, {lists} lists.".format(**counts))

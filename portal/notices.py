@@ -5,12 +5,25 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
-from . import clock
-from .db import get_db
+from . import audit, clock, search
+from .campaigns import now_text
+from .db import get_db, write_transaction
 from .home import render_markdown
 from .regions import ancestors
 
 bp = Blueprint("notices", __name__)
+
+
+def create_notice(db, *, region_code: str, title: str, body: str, publish_at: str, actor: str, role: str) -> int:
+    """Save a notice, its audit row and its search outbox row in one transaction."""
+    with write_transaction(db):
+        notice_id = db["notices"].insert({
+            "region_code": region_code, "title": title.strip(), "body": body, "publish_at": publish_at,
+            "author": actor, "created_at": now_text(), "updated_at": now_text()}).last_pk
+        audit.record(db, actor=actor, role=role, action="notice.create", object_type="notice", object_id=notice_id,
+                     region_code=region_code, after={"title": title, "publish_at": publish_at})
+        search.enqueue(db, f"notice:{notice_id}")
+    return notice_id
 
 
 def published_notices(region_code: str | None = None, limit: int = 10) -> list[dict]:

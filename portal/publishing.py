@@ -13,7 +13,7 @@ import hmac
 import json
 import sqlite3
 
-from . import rules
+from . import rules, search
 from .campaigns import get_campaign, get_quota, now_text, village_selection
 from .complaints import open_in_window
 from .db import write_transaction
@@ -374,3 +374,4 @@ def _write_version(db, list_id, version, window, note, entries, marks, key, publ
         }
     )
     db["list_entries"].insert_all(rows)
+    search.record_publication(db, list_id, rows)

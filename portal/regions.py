@@ -6,7 +6,8 @@ import re
 
 from flask import Blueprint, abort, render_template
 
-from .db import get_db
+from . import search
+from .db import get_db, write_transaction
 
 bp = Blueprint("regions", __name__)
 
@@ -68,8 +69,9 @@ def add_region(db, code: str, name: str, parent_code: str | None = None) -> None
     else:
         if not parent_code or not code.startswith(parent_code) or len(parent_code) != len(code) - 3:
             raise ValueError(f"区划代码 {code} 与上级代码 {parent_code} 不相符。")
-    with db.atomic():
+    with write_transaction(db):
         db["regions"].insert({"code": code, "name": name.strip(), "level": level, "parent_code": parent_code})
+        search.record_region(db, code, name.strip())
 
 
 def children_with_quotas(db, code: str) -> list[dict]:

@@ -60,7 +60,15 @@ def _demo_since() -> str | None:
     return row["value"] if row else None
 
 
+def window_state(window) -> "rules.WindowState":
+    """A list window's state today (Asia/Shanghai), for templates given a bare window."""
+    from . import clock, rules
+
+    return rules.window_state(window, clock.today())
+
+
 def init_app(app) -> None:
+    app.jinja_env.filters["window_state"] = window_state
     app.jinja_env.filters["cn_date"] = cn_date
     app.jinja_env.filters["cn_datetime"] = cn_datetime
     app.jinja_env.filters["short_hash"] = short_hash

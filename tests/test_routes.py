@@ -23,6 +23,7 @@ COVERED = {
     "/feeds/<code>.<any(rss, atom):fmt>": "test_feeds",
     "/complaints/track": "test_complaints",
     "/complaints/track/add": "test_complaints",
+    "/search": "test_search",
 }
 
 

@@ -9,10 +9,10 @@ from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
-from .. import audit, clock
-from ..campaigns import now_text
-from ..db import get_db, write_transaction
+from .. import clock
+from ..db import get_db
 from ..home import render_markdown
+from ..notices import create_notice
 from . import staff_route
 from .console import jurisdiction_choices
 
@@ -50,14 +50,8 @@ def new_notice():
             preview = render_markdown(form.body.data)
         else:
             publish_at = form.publish_at.data.replace(tzinfo=clock.zone()).isoformat(timespec="seconds")
-            with write_transaction(db):
-                notice_id = db["notices"].insert({
-                    "region_code": form.region.data, "title": form.title.data.strip(), "body": form.body.data,
-                    "publish_at": publish_at, "author": current_user.username, "created_at": now_text(),
-                    "updated_at": now_text()}).last_pk
-                audit.record(db, actor=current_user.username, role=current_user.role, action="notice.create",
-                             object_type="notice", object_id=notice_id, region_code=form.region.data,
-                             after={"title": form.title.data, "publish_at": publish_at})
+            create_notice(db, region_code=form.region.data, title=form.title.data, body=form.body.data,
+                          publish_at=publish_at, actor=current_user.username, role=current_user.role)
             flash("公告已保存，到发布时间自动公开。")
             return redirect(url_for("staff.notices"))
     return render_template("staff/notice_new.html", form=form, preview=preview), 400 if form.errors else 200

@@ -38,7 +38,7 @@ def running_portal(instance: Path, now: str):
     port = free_port()
     env = {**os.environ, "PORTAL_INSTANCE": str(instance), "PORTAL_NOW": now, "PORTAL_LOAD_DEMO": "true"}
     env.pop("PORTAL_DATABASE", None)
-    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "run", "--port", str(port)],
+    proc = subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "serve", "--port", str(port)],
                             env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

@@ -14,7 +14,9 @@ HTML_PAGES = {
     "lists.print_view": ["/lists/1/print", "/lists/16/print"],
     "complaints.new": ["/complaints/new", "/complaints/new?list=8", "/complaints/new?list=8&entry=3"],
     "complaints.track": ["/complaints/track"],
-    "notices.notice": [],        # the demo has no notices; rendered and sanitised in tests/test_notices.py
+    "notices.notice": ["/notices/1"],
+    "search.search_page": ["/search", "/search?q=zjg", "/search?q=lwb", "/search?q=%E7%B4%A2%E6%BA%AA%E5%B3%AA&state=open",
+                           "/search?q=zhang&page=2", "/search?q=%28", "/search?q=" + "x" * 201],
 }
 # Pages that answer with an error status but must pass the same checks.
 ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]

@@ -59,3 +59,52 @@ def test_csv_download(live_server, open_context, tmp_path):
     assert len(rows) == rows_on_page
     assert all("*" in r["户主"] for r in rows)
     assert any(r["备注"] == "递补" for r in rows)
+
+
+def wait_for_index(page, url: str) -> None:
+    """The indexer builds the index when the server starts; give it a few seconds on a cold start."""
+    for _ in range(50):
+        page.goto(url)
+        if "正在重建" not in page.inner_text("main"):
+            return
+        page.wait_for_timeout(200)
+    raise AssertionError("the search index was not built")
+
+
+@pytest.mark.parametrize("javascript", [False, True], ids=["no-js", "js"])
+def test_villager_finds_their_village_list_by_pinyin_initials(live_server, open_context, shots, javascript):
+    page = open_context(javascript=javascript, viewport=PHONE).new_page()
+    wait_for_index(page, live_server + "/search?q=lwb")
+    page.goto(live_server + "/")
+    page.get_by_label("查名单：输入姓名、村名或拼音首字母").fill("lwb")
+    page.get_by_role("button", name="搜索").click()
+    assert "/search?q=lwb" in page.url
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    page.screenshot(path=shots / "search-1-pinyin.png", full_page=True)
+    page.get_by_role("link", name="龙尾巴村初选公示名单（演示批次）").click()
+    assert page.url.endswith("/lists/8")
+    assert "距公示结束还有 2 天" in page.locator(".window .status").inner_text()
+
+
+def test_villager_types_their_own_name_and_finds_their_row_masked(live_server, open_context, shots):
+    import csv as _csv
+    from pathlib import Path
+
+    from portal.privacy import mask_name
+
+    rows = _csv.DictReader(open(Path(__file__).parents[2] / "import/demo/applicants.csv", encoding="utf-8"))
+    me = max((r for r in rows if r["村"] == "龙尾巴村"), key=lambda r: int(r["得票数"]))
+    name = me["户主姓名"]
+    page = open_context(javascript=False, viewport=PHONE).new_page()
+    wait_for_index(page, live_server + "/search?q=lwb")
+    page.goto(live_server + "/search")
+    page.get_by_label("姓名、村名或拼音").fill(name)
+    page.get_by_role("button", name="搜索").click()
+    masked = mask_name(name)
+    link = page.get_by_role("link", name=masked).first
+    assert name not in page.locator(".results").inner_text()
+    page.screenshot(path=shots / "search-2-own-name.png", full_page=True)
+    link.click()
+    assert "/lists/8#p" in page.url
+    row = page.locator("tr:target")
+    assert masked in row.inner_text()

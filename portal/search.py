@@ -1,0 +1,554 @@
+"""Search, behind three doors: ``record_publication`` (inside a publication's transaction),
+``run_indexer`` (the single process that writes the whoosh index) and ``search`` (what the page calls).
+
+Two stores, chosen by measurement (README, "Search"):
+
+* **Household names** live in SQLite beside the entries: ``search_names`` holds, for every household
+  on a published list, each suffix of its name in characters, full pinyin and initials
+  (``portal.pinyin``); a query word is a prefix range scan on that ordered key. It is written in the
+  same transaction as the publication, so it is never behind. Place names likewise (``search_places``).
+* **Lists, notices and content pages** live in a whoosh index of character 1-2-grams plus the pinyin
+  keys of their places, in ``instance/search/``. Web workers never write it: a publication or notice
+  adds a row to ``search_outbox`` in its own transaction, and one indexer process (``flask indexer``,
+  guarded by a file lock) applies the outbox in batches. ``reindex`` builds a fresh index directory
+  and swaps a symlink to it atomically; the indexer rebuilds a missing or corrupt index the same way.
+
+Only published material is indexed: current versions of lists, notices whose time has come, content
+pages. Drafts, withdrawn versions and complaint texts never reach either store.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import datetime as dt
+import fcntl
+import json
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import click
+import markdown
+import nh3
+from flask import current_app
+from flask.cli import with_appcontext
+from markupsafe import Markup, escape
+from whoosh import fields, index
+from whoosh import query as wq
+
+from . import clock, pinyin, rules
+from .db import connect, get_db, write_transaction
+from .privacy import mask_name
+
+PER_PAGE = 20
+MAX_QUERY = 200
+# A name word matching more households than this is too vague to list: ask for more of the name.
+MAX_NAME_MATCHES = 2000
+
+SCHEMA = fields.Schema(
+    id=fields.ID(unique=True, stored=True),            # list:5, notice:3, page:faq
+    type=fields.ID(stored=True),
+    title=fields.NGRAM(minsize=1, maxsize=2, stored=True),
+    text=fields.NGRAM(minsize=1, maxsize=2),           # region path, body text
+    py=fields.KEYWORD(),                                # pinyin keys of the places
+    regions=fields.KEYWORD(),                           # codes of the region and its ancestors
+    level=fields.ID(stored=True),
+    kind=fields.ID(stored=True),
+    start=fields.NUMERIC(stored=True),                  # window (or publication) day as an ordinal
+    end=fields.NUMERIC(stored=True),
+    path=fields.STORED(),
+    summary=fields.STORED(),
+)
+
+
+# --- Writing: in the publication's transaction ------------------------------------------------
+
+
+def enqueue(db, doc: str) -> None:
+    """Ask the indexer to (re)index one document (``list:5``, ``notice:3``, ``pages``) or ``all``."""
+    db.execute("insert into search_outbox (doc, at) values (?, ?)", [doc, dt.datetime.now(dt.UTC).isoformat()])
+
+
+def record_publication(db, list_id: int, entries: list[dict]) -> None:
+    """Called inside the transaction that writes a list version: name keys of its households, and an
+    outbox row for the list's document."""
+    rows = {(key, e["household_id"]) for e in entries for key in pinyin.name_keys(e["head_name"])}
+    db.conn.executemany("insert or ignore into search_names (key, household_id) values (?, ?)", rows)
+    enqueue(db, f"list:{list_id}")
+
+
+def record_region(db, code: str, name: str) -> None:
+    db.conn.executemany("insert or ignore into search_places (key, code) values (?, ?)",
+                        [(key, code) for key in pinyin.place_keys(name)])
+
+
+def rebuild_keys(db) -> tuple[int, int]:
+    """Rebuild both key tables from the published lists and the regions, in one transaction."""
+    with write_transaction(db):
+        db.execute("delete from search_names")
+        db.execute("delete from search_places")
+        for r in db.query("select code, name from regions"):
+            record_region(db, r["code"], r["name"])
+        entries = db.query("""select distinct e.household_id, e.head_name from list_entries e
+                              join lists l on l.id = e.list_id and e.version = l.current_version""")
+        db.conn.executemany("insert or ignore into search_names (key, household_id) values (?, ?)",
+                            ((key, e["household_id"]) for e in entries for key in pinyin.name_keys(e["head_name"])))
+        return (db.execute("select count(*) from search_names").fetchone()[0],
+                db.execute("select count(*) from search_places").fetchone()[0])
+
+
+# --- Documents for the whoosh index ------------------------------------------------------------
+
+
+def _plain(md: str) -> str:
+    return " ".join(nh3.clean(markdown.markdown(md), tags=set()).split())
+
+
+def _path_of(db, code: str) -> list[dict]:
+    rows = []
+    while code:
+        row = next(db.query("select code, name, parent_code from regions where code = ?", [code]), None)
+        if row is None:
+            break
+        rows.append(row)
+        code = row["parent_code"]
+    return rows[::-1]
+
+
+def _places(path: list[dict]) -> dict:
+    return {"text": " ".join(r["name"] for r in path),
+            "py": " ".join(sorted({k for r in path for k in pinyin.place_keys(r["name"]) if k.isascii()})),
+            "regions": " ".join(r["code"] for r in path),
+            "path": " › ".join(r["name"] for r in path)}
+
+
+def list_doc(db, list_id: int) -> dict | None:
+    row = next(db.query("""select l.id, l.title, l.level, l.kind, l.region_code, l.current_version,
+                                  v.window_start, v.window_end
+                           from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version
+                           where l.id = ?""", [list_id]), None)
+    if row is None:
+        return None
+    start, end = dt.date.fromisoformat(row["window_start"]), dt.date.fromisoformat(row["window_end"])
+    places = _places(_path_of(db, row["region_code"]))
+    return {"id": f"list:{list_id}", "type": "list", "title": row["title"], "level": row["level"],
+            "kind": row["kind"], "start": start.toordinal(), "end": end.toordinal(),
+            "summary": f"第 {row['current_version']} 版", **places}
+
+
+def notice_doc(db, notice_id: int, now: str) -> dict | None:
+    row = next(db.query("select * from notices where id = ? and publish_at <= ?", [notice_id, now]), None)
+    if row is None:
+        return None
+    places = _places(_path_of(db, row["region_code"]))
+    body = _plain(row["body"])
+    day = dt.date.fromisoformat(row["publish_at"][:10]).toordinal()
+    return {"id": f"notice:{notice_id}", "type": "notice", "title": row["title"], "level": "", "kind": "",
+            "start": day, "end": day, "summary": body[:120], **places, "text": places["text"] + " " + body}
+
+
+def page_docs() -> list[dict]:
+    from .home import content_dir, parse_front_matter
+
+    docs = []
+    for path in sorted(content_dir().glob("*.md")):
+        meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
+        docs.append({"id": f"page:{path.stem}", "type": "page", "title": meta.get("title", path.stem),
+                     "text": _plain(body), "summary": meta.get("summary", ""), "level": "", "kind": "",
+                     "py": "", "regions": "", "path": "", "start": 0, "end": 0})
+    return docs
+
+
+def _now_text() -> str:
+    return clock.now().astimezone(clock.zone()).isoformat(timespec="seconds")
+
+
+# --- The index on disk: instance/search/current -> ix-<n>, with ix-<n>.json beside it ---------
+
+
+def search_dir() -> Path:
+    return Path(current_app.instance_path) / "search"
+
+
+def _state_path(ix_dir: Path) -> Path:
+    return ix_dir.with_name(ix_dir.name + ".json")
+
+
+def _read_state(ix_dir: Path) -> dict:
+    return json.loads(_state_path(ix_dir).read_text())
+
+
+def _write_state(ix_dir: Path, state: dict) -> None:
+    tmp = _state_path(ix_dir).with_suffix(".tmp")
+    tmp.write_text(json.dumps(state))
+    os.replace(tmp, _state_path(ix_dir))
+
+
+def current_dir() -> Path | None:
+    link = search_dir() / "current"
+    return Path(os.path.realpath(link)) if link.is_symlink() else None
+
+
+def rebuild() -> dict:
+    """Build a complete new index from a consistent snapshot of the database, then swap it in."""
+    base = search_dir()
+    base.mkdir(parents=True, exist_ok=True)
+    new = base / f"ix-{time.time_ns()}"
+    new.mkdir()
+    ix = index.create_in(str(new), SCHEMA)
+    db = connect(current_app.config["DATABASE"])
+    counts = {"list": 0, "notice": 0, "page": 0}
+    try:
+        db.execute("begin")    # one read snapshot: the documents and the outbox position agree
+        mark = db.execute("select coalesce(max(id), 0) from search_outbox").fetchone()[0]
+        now = _now_text()
+        writer = ix.writer(limitmb=128)
+        for (list_id,) in db.execute("select id from lists").fetchall():
+            doc = list_doc(db, list_id)
+            if doc:
+                writer.add_document(**doc)
+                counts["list"] += 1
+        for (notice_id,) in db.execute("select id from notices where publish_at <= ?", [now]).fetchall():
+            writer.add_document(**notice_doc(db, notice_id, now))
+            counts["notice"] += 1
+        db.conn.rollback()
+        for doc in page_docs():
+            writer.add_document(**doc)
+            counts["page"] += 1
+        writer.commit()
+    finally:
+        db.close()
+    _write_state(new, {"position": mark, "notices_until": now})
+    tmp_link = base / f"current.{os.getpid()}.tmp"
+    with contextlib.suppress(FileNotFoundError):
+        tmp_link.unlink()
+    os.symlink(new.name, tmp_link)
+    os.replace(tmp_link, base / "current")
+    _remove_old(base, keep={new.name})
+    return counts
+
+
+def _remove_old(base: Path, keep: set[str]) -> None:
+    """Delete index directories older than the previous one (a reader may still hold the previous)."""
+    dirs = sorted((p for p in base.glob("ix-*") if p.is_dir()), key=lambda p: int(p.name[3:]))
+    for old in dirs[:-2]:
+        if old.name not in keep:
+            shutil.rmtree(old, ignore_errors=True)
+            with contextlib.suppress(FileNotFoundError):
+                _state_path(old).unlink()
+
+
+def _healthy(ix_dir: Path | None) -> bool:
+    try:
+        ix = index.open_dir(str(ix_dir))
+        with ix.searcher() as s:
+            s.search(wq.Every(), limit=1)
+        _read_state(ix_dir)
+        return True
+    except Exception:  # noqa: BLE001 - anything unreadable means: build a new one
+        return False
+
+
+def apply_outbox(batch: int = 500) -> int:
+    """Apply pending outbox rows (and notices whose time has come) to the current index; returns how
+    many documents were written. Only the indexer calls this."""
+    ix_dir = current_dir()
+    state = _read_state(ix_dir)
+    db = connect(current_app.config["DATABASE"])
+    try:
+        rows = db.execute("select id, doc from search_outbox where id > ? order by id limit ?",
+                          [state["position"], batch]).fetchall()
+        now = _now_text()
+        due = [f"notice:{r[0]}" for r in db.execute(
+            "select id from notices where publish_at > ? and publish_at <= ?", [state["notices_until"], now])]
+        docs = list(dict.fromkeys([doc for _, doc in rows] + due))
+        if "all" in docs:
+            rebuild()
+            return len(docs)
+        if not docs:
+            if now != state["notices_until"]:
+                _write_state(ix_dir, {**state, "notices_until": now})
+            return 0
+        writer = index.open_dir(str(ix_dir)).writer()
+        try:
+            for doc in docs:
+                kind, _, key = doc.partition(":")
+                if kind == "pages":
+                    writer.delete_by_term("type", "page")
+                    for d in page_docs():
+                        writer.add_document(**d)
+                    continue
+                made = list_doc(db, int(key)) if kind == "list" else notice_doc(db, int(key), now)
+                if made:
+                    writer.update_document(**made)
+                else:
+                    writer.delete_by_term("id", doc)
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        _write_state(ix_dir, {"position": rows[-1][0] if rows else state["position"], "notices_until": now})
+        return len(docs)
+    finally:
+        db.close()
+
+
+@contextlib.contextmanager
+def indexer_lock(wait: bool = False):
+    """The one-indexer guard: an exclusive lock on instance/search/indexer.lock, released by the OS
+    if the process dies. Yields False when another indexer holds it and ``wait`` is false."""
+    search_dir().mkdir(parents=True, exist_ok=True)
+    with open(search_dir() / "indexer.lock", "w") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | (0 if wait else fcntl.LOCK_NB))
+        except BlockingIOError:
+            yield False
+            return
+        yield True
+
+
+def run_indexer(*, once: bool = False, poll: float = 0.1, health_every: float = 5.0, stop=None) -> None:
+    """Keep the index in step with the outbox; rebuild it when missing or unreadable. ``stop`` is
+    a function asked after every round whether to end."""
+    checked = 0.0
+    while True:
+        if time.monotonic() - checked > health_every:
+            if not _healthy(current_dir()):
+                click.echo("search index missing or unreadable: rebuilding", err=True)
+                rebuild()
+            checked = time.monotonic()
+        try:
+            written = apply_outbox()
+        except Exception as exc:  # noqa: BLE001 - keep serving; check the index at once and retry
+            click.echo(f"search indexer: {exc!r}; checking the index", err=True)
+            checked, written = 0.0, 0
+        if once and not written:
+            return
+        if stop is not None and stop():
+            return
+        if not written:
+            time.sleep(poll)
+
+
+# --- Reading ----------------------------------------------------------------------------------
+
+_reader_lock = threading.Lock()
+_reader: dict = {}
+
+
+@contextlib.contextmanager
+def _searcher():
+    """A searcher on the current index, reopened (never ``refresh()``-ed: whoosh forks return stale
+    and duplicate hits from it) when the index changed. Yields None when there is no usable index."""
+    with _reader_lock:
+        target = current_dir()
+        s = _reader.get("searcher")
+        if s is not None and (_reader.get("dir") != target or not s.up_to_date()):
+            s.close()
+            s = None
+        if s is None and target is not None:
+            try:
+                s = index.open_dir(str(target)).searcher()
+            except Exception:  # noqa: BLE001 - a broken index must not break the page
+                s = None
+            _reader.update(searcher=s, dir=target)
+        yield s
+
+
+@dataclasses.dataclass
+class Results:
+    query: str
+    words: list[str]
+    hits: list[dict]
+    total: int
+    page: int
+    pages: int
+    names_total: int = 0
+    too_many_names: bool = False
+    index_ok: bool = True
+    problem: str = ""
+
+
+def highlight(text: str, words: list[str]) -> Markup:
+    """Escape ``text`` and wrap the Chinese query words found in it in <mark>."""
+    out = str(escape(text))
+    for w in sorted({w for w in words if pinyin.is_han(w)}, key=len, reverse=True):
+        out = out.replace(w, f"<mark>{w}</mark>")
+    return Markup(out)
+
+
+def _range(word: str) -> tuple[str, str]:
+    return word, word + "\U0010ffff"
+
+
+def _state_days(state: str | None, today: dt.date) -> tuple[str, list]:
+    t = today.isoformat()
+    return {"open": ("v.window_start <= ? and v.window_end >= ?", [t, t]),
+            "upcoming": ("v.window_start > ?", [t]),
+            "closed": ("v.window_end < ?", [t])}.get(state or "", ("1", []))
+
+
+def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
+    """Entries of current list versions whose household name matches every name word, inside the
+    places the other words name."""
+    name_words, place_words = [], []
+    for w in words:
+        if w.isdigit() or (w.isascii() and len(w) < 2):
+            continue        # one letter or a number is not a name
+        found = db.execute("select 1 from search_names where key >= ? and key < ? limit 1", _range(w)).fetchone()
+        (name_words if found else place_words).append(w)
+    if not name_words:
+        return [], False
+    sql = " intersect ".join(["select household_id from search_names where key >= ? and key < ?"] * len(name_words))
+    params = [p for w in name_words for p in _range(w)]
+    households = [r[0] for r in db.execute(sql + " limit ?", params + [MAX_NAME_MATCHES + 1])]
+    if len(households) > MAX_NAME_MATCHES:
+        return [], True
+    places = []
+    for w in place_words:
+        codes = {r[0] for r in db.execute("select code from search_places where key >= ? and key < ?", _range(w))}
+        if not codes:
+            return [], False
+        places.append(codes)
+    state_sql, state_params = _state_days(filters.get("state"), clock.today())
+    rows = db.query(f"""
+        select e.list_id, e.position, e.head_name, e.village_code, e.group_name, l.title, l.level, l.kind,
+               l.region_code, v.window_start, v.window_end, r.name as village_name
+        from json_each(?) h
+        join list_entries e on e.household_id = h.value
+        join lists l on l.id = e.list_id and e.version = l.current_version
+        join list_versions v on v.list_id = l.id and v.version = l.current_version
+        join regions r on r.code = e.village_code
+        where (? = '' or l.level = ?) and (? = '' or l.kind = ?)
+          and (? = '' or e.village_code like ? || '%') and {state_sql}
+        order by e.village_code, case l.level when 'village' then 0 when 'township' then 1 else 2 end, l.id, e.position
+        """, [json.dumps(households), filters.get("level") or "", filters.get("level") or "",
+              filters.get("kind") or "", filters.get("kind") or "", filters.get("region") or "",
+              filters.get("region") or "", *state_params])
+    policy = current_app.config["NAME_DISPLAY"]
+    hits = []
+    for r in rows:
+        village = r["village_code"]
+        if any(not ({village[:6], village[:9], village} & codes) for codes in places):
+            continue
+        hits.append({"type": "entry", "list_id": r["list_id"], "position": r["position"],
+                     "name": mask_name(r["head_name"], policy), "village": r["village_name"],
+                     "group": r["group_name"], "title": r["title"], "level": r["level"],
+                     "window": rules.Window(dt.date.fromisoformat(r["window_start"]),
+                                            dt.date.fromisoformat(r["window_end"])),
+                     "fit": sum(pinyin.closeness(w, r["head_name"]) for w in name_words)})
+    hits.sort(key=lambda h: h["fit"])     # stable: the SQL order within equal fits
+    return hits, False
+
+
+def _doc_query(words: list[str]):
+    parts = []
+    for w in words:
+        if pinyin.is_han(w):
+            parts.append(wq.Or([SCHEMA["title"].parse_query("title", w, boost=3.0),
+                                SCHEMA["text"].parse_query("text", w)]))
+        elif w.isdigit():
+            parts.append(wq.Or([wq.Prefix("regions", w), SCHEMA["title"].parse_query("title", w)]))
+        else:
+            parts.append(wq.Prefix("py", w))
+    return wq.And(parts)
+
+
+def _doc_filter(filters: dict, today: dt.date):
+    terms = []
+    if filters.get("region"):
+        terms.append(wq.Term("regions", filters["region"]))
+    for name in ("level", "kind"):
+        if filters.get(name):
+            terms.append(wq.Term(name, filters[name]))
+    day = today.toordinal()
+    state = filters.get("state")
+    if state:
+        terms.append(wq.Term("type", "list"))
+        if state == "open":
+            terms += [wq.NumericRange("start", None, day), wq.NumericRange("end", day, None)]
+        elif state == "upcoming":
+            terms.append(wq.NumericRange("start", day + 1, None))
+        elif state == "closed":
+            terms.append(wq.NumericRange("end", None, day - 1))
+    return wq.And(terms) if terms else None
+
+
+def search(q: str, *, region: str = "", level: str = "", kind: str = "", state: str = "", page: int = 1,
+           per_page: int = PER_PAGE) -> Results:
+    """Households on published lists first, then lists, notices and pages, ``per_page`` at a time."""
+    q = (q or "").strip()
+    if len(q) > MAX_QUERY:
+        return Results(q, [], [], 0, 1, 0, problem=f"搜索内容太长了，请不要超过 {MAX_QUERY} 个字。")
+    ws = pinyin.words(q)[:10]
+    if not ws:
+        problem = "请输入要找的姓名、村名或拼音。" if not q else "请输入汉字、拼音或数字。"
+        return Results(q, [], [], 0, 1, 0, problem=problem)
+    filters = {"region": region, "level": level, "kind": kind, "state": state}
+    names, too_many = _name_hits(get_db(), ws, filters)
+    start = (page - 1) * per_page
+    hits = names[start:start + per_page]
+    docs_total, index_ok = 0, True
+    with _searcher() as s:
+        if s is None:
+            index_ok = False
+        else:
+            need = start + per_page - len(names)
+            results = s.search(_doc_query(ws), limit=max(need, 1), filter=_doc_filter(filters, clock.today()))
+            docs_total = len(results)
+            if need > 0:
+                for hit in results[max(0, start - len(names)):need]:
+                    hits.append(_doc_hit(dict(hit), ws))
+    total = len(names) + docs_total
+    return Results(q, ws, hits, total, page, max(1, -(-total // per_page)), names_total=len(names),
+                   too_many_names=too_many, index_ok=index_ok)
+
+
+def _doc_hit(stored: dict, ws: list[str]) -> dict:
+    kind, _, key = stored["id"].partition(":")
+    hit = {"type": kind, "key": key, "title": highlight(stored["title"], ws), "path": stored.get("path", ""),
+           "summary": highlight(stored.get("summary", ""), ws)}
+    if kind == "list":
+        hit["level"], hit["kind"] = stored["level"], stored["kind"]
+        hit["window"] = rules.Window(dt.date.fromordinal(stored["start"]), dt.date.fromordinal(stored["end"]))
+    elif kind == "notice":
+        hit["day"] = dt.date.fromordinal(stored["start"])
+    return hit
+
+
+def indexed_ids() -> set[str]:
+    """Every document id in the current index (tests and the benchmark compare it with the database)."""
+    with _searcher() as s:
+        return {f["id"] for f in s.all_stored_fields()} if s is not None else set()
+
+
+# --- Commands ---------------------------------------------------------------------------------
+
+
+@click.command("reindex")
+@click.option("--keys", is_flag=True, help="Also rebuild the name and place key tables in SQLite.")
+@with_appcontext
+def reindex_command(keys):
+    """Rebuild the search index into a new directory and swap it in (the portal keeps serving)."""
+    if keys:
+        names, places = rebuild_keys(get_db())
+        click.echo(f"Name keys: {names}; place keys: {places}.")
+    counts = rebuild()
+    click.echo("Search index rebuilt: {list} lists, {notice} notices, {page} pages.".format(**counts))
+
+
+@click.command("indexer")
+@click.option("--once", is_flag=True, help="Apply what is pending, then exit.")
+@with_appcontext
+def indexer_command(once):
+    """Run the single search indexer: applies the outbox, rebuilds a missing or corrupt index."""
+    with indexer_lock() as mine:
+        if not mine:
+            click.echo("Another indexer is running for this instance; nothing to do.")
+            return
+        parent = os.environ.get("PORTAL_INDEXER_PARENT")
+        # Started by `serve` or gunicorn: end with the server, even if it was killed outright.
+        run_indexer(once=once, stop=(lambda: str(os.getppid()) != parent) if parent else None)

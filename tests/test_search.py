@@ -1,0 +1,216 @@
+"""Search: names (SQLite keys) and lists/notices/pages (whoosh), only published material, the index
+lifecycle (outbox, rebuild, atomic swap, repair) and bad input."""
+
+import datetime as dt
+import re
+
+import pytest
+
+from portal import search
+from portal.campaigns import add_household, set_quota
+from portal.notices import create_notice
+from portal.publishing import publish_list
+from portal.regions import add_region
+
+from .conftest import TODAY, ID_KEY
+
+
+@pytest.fixture
+def indexed(app, published):
+    with app.app_context():
+        search.rebuild()
+    return published
+
+
+def add_notice(app, db, **fields):
+    with app.app_context():
+        return create_notice(db, actor="t", role="county_admin", **fields)
+
+
+def find(app, q, **filters):
+    with app.test_request_context():
+        return search.search(q, **filters)
+
+
+def entry_hits(results):
+    return [(h["list_id"], h["name"]) for h in results.hits if h["type"] == "entry"]
+
+
+def doc_ids(results):
+    return [f'{h["type"]}:{h["key"]}' for h in results.hits if h["type"] != "entry"]
+
+
+def test_full_name_finds_every_current_list_masked_as_on_the_list_page(app, client, indexed):
+    a, t = indexed["village_a"], indexed["township"]
+    assert entry_hits(find(app, "张建国")) == [(a, "张*国"), (t, "张*国")]
+    page = client.get("/search", query_string={"q": "张建国"}).get_data(as_text=True)
+    assert f'href="/lists/{a}#p1">张*国</a>' in page
+    listed = client.get(f"/lists/{a}").get_data(as_text=True)
+    assert '<tr id="p1">' in listed and "<td>张*国</td>" in listed
+
+
+@pytest.mark.parametrize("typed", ["zhangjianguo", "zjg", "建国", "ZJG", "ｚｊｇ", "jianguo", "张 双星村", "zjg sxc"])
+def test_pinyin_initials_and_fragments_find_the_household(app, indexed, typed):
+    assert (indexed["village_a"], "张*国") in entry_hits(find(app, typed))
+
+
+def test_a_place_word_that_is_not_where_the_household_lives_finds_nothing(app, indexed):
+    assert entry_hits(find(app, "张建国 河口村")) == []
+
+
+def test_surname_read_as_a_surname_is_found(app, db, indexed):
+    c = indexed["campaign"]
+    add_region(db, "430811100003", "李家岗村", "430811100")
+    set_quota(db, c, "430811100003", 10)
+    add_household(db, campaign_id=c, village_code="430811100003", head_name="单雄信", size=2,
+                  applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30)
+    lst = publish_list(db, campaign_id=c, region_code="430811100003", kind="identify", start=TODAY, today=TODAY,
+                       key=ID_KEY)
+    with app.app_context():
+        search.apply_outbox()
+    for typed in ("shanxiongxin", "sxx", "danxiongxin", "单雄信", "ljg"):
+        assert lst in [h.get("list_id") or int(h["key"]) for h in find(app, typed).hits], typed
+
+
+def test_only_current_published_versions_are_found(app, db, indexed):
+    assert entry_hits(find(app, "欧阳德胜")) == []     # on version 1 of village A only, removed in version 2
+    assert entry_hits(find(app, "王明")) == []         # an applicant who was never on a published list
+    add_household(db, campaign_id=indexed["campaign"], village_code="430811100002", head_name="赵卫东", size=1,
+                  applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33)
+    assert entry_hits(find(app, "赵卫东")) == []       # a draft: entered, not published
+    assert db.execute("select count(*) from search_names where key = '王明'").fetchone()[0] == 0
+
+
+def test_lists_are_found_by_place_and_pinyin_initials_with_filters(app, indexed):
+    a, b, t = indexed["village_a"], indexed["village_b"], indexed["township"]
+    assert doc_ids(find(app, "sxc")) == [f"list:{a}"]
+    assert set(doc_ids(find(app, "索溪峪"))) == {f"list:{a}", f"list:{b}", f"list:{t}"}
+    assert doc_ids(find(app, "索溪峪", state="open")) == [f"list:{t}"]
+    assert set(doc_ids(find(app, "索溪峪", state="closed"))) == {f"list:{a}", f"list:{b}"}
+    assert doc_ids(find(app, "索溪峪", level="township")) == [f"list:{t}"]
+    assert doc_ids(find(app, "索溪峪", region="430811100002")) == [f"list:{b}"]
+    assert doc_ids(find(app, "索溪峪", kind="exit")) == []
+    assert entry_hits(find(app, "张建国", state="open")) == [(t, "张*国")]
+    assert entry_hits(find(app, "张建国", level="village")) == [(a, "张*国")]
+    assert entry_hits(find(app, "张建国", region="430811100002")) == []
+
+
+def test_the_matching_words_are_highlighted_and_escaped(app, client, indexed):
+    page = client.get("/search", query_string={"q": "双星"}).get_data(as_text=True)
+    assert "<mark>双星</mark>村" in page
+    assert search.highlight("<b>双星</b>", ["双星"]) == "&lt;b&gt;<mark>双星</mark>&lt;/b&gt;"
+
+
+def test_pages_of_results_add_up_to_all_results(app, indexed):
+    for q in ("索溪峪", "z", "xc", "sx"):
+        whole = find(app, q, per_page=100)
+        paged = []
+        assert find(app, q, per_page=1).pages == len(whole.hits) == whole.total > 0
+        for page in range(1, whole.total + 2):
+            paged += find(app, q, page=page, per_page=1).hits
+        assert [repr(h) for h in paged] == [repr(h) for h in whole.hits], q
+    mixed = find(app, "xc", per_page=100)
+    assert {h["type"] for h in mixed.hits} == {"entry", "list"}
+
+
+def test_content_pages_are_found(app, indexed):
+    assert "page:faq" in doc_ids(find(app, "县里"))
+
+
+def test_a_notice_is_found_only_once_its_time_has_come(app, db, indexed):
+    nid = add_notice(app, db, region_code="430811100", title="关于延长公示期的说明", body="因**大雪**延长三天。",
+                     publish_at="2026-11-24T09:00:00+08:00")
+    with app.app_context():
+        search.apply_outbox()
+    assert f"notice:{nid}" not in doc_ids(find(app, "延长公示"))
+    assert f"notice:{nid}" not in search_ids(app)
+    app.config["NOW"] = "2026-11-24T09:00:00+08:00"
+    with app.app_context():
+        search.apply_outbox()
+    assert doc_ids(find(app, "延长公示")) == [f"notice:{nid}"]
+    assert doc_ids(find(app, "大雪")) == [f"notice:{nid}"]
+
+
+def search_ids(app):
+    with app.app_context():
+        return search.indexed_ids()
+
+
+def test_the_index_holds_exactly_the_published_lists_notices_and_pages(app, db, indexed):
+    lists = {f"list:{r[0]}" for r in db.execute("select id from lists")}
+    pages = {f"page:{p.stem}" for p in __import__("pathlib").Path(app.config["CONTENT_DIR"]).glob("*.md")}
+    assert search_ids(app) == lists | pages
+
+
+@pytest.mark.parametrize("q", ["", " ", "AND", "OR NOT", '"', "*", "(", ")", "[", "\\", "x" * 201, "张" * 201,
+                               "a" * 200, "'; drop table lists; --", "<script>", "%", "_"])
+def test_bad_queries_get_a_clear_page_never_a_500(client, indexed, q):
+    response = client.get("/search", query_string={"q": q, "page": "abc", "level": "nope", "region": "x"})
+    assert response.status_code == 200
+    text = response.get_data(as_text=True)
+    assert "<script>" not in text
+    assert re.search(r"请输入|太长|没有找到|共找到", text), q
+
+
+def test_the_search_form_is_a_get_form_without_a_token(client, indexed):
+    page = client.get("/search").get_data(as_text=True)
+    assert 'method="get"' in page and "csrf_token" not in page and "搜索结果" not in page
+
+
+def test_a_failed_publication_leaves_no_outbox_row_and_no_name_keys(app, db, indexed):
+    before = [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("search_outbox", "search_names")]
+    add_household(db, campaign_id=indexed["campaign"], village_code="430811100002", head_name="钱多多", size=30,
+                  applied_on=dt.date(2026, 3, 1), votes=33, voters_present=33)
+    with pytest.raises(Exception):
+        publish_list(db, campaign_id=indexed["campaign"], region_code="430811100002", kind="identify", start=TODAY,
+                     today=TODAY, key=ID_KEY)
+    after = [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("search_outbox", "search_names")]
+    assert after == before
+
+
+# --- Index lifecycle ---------------------------------------------------------------------------
+
+
+def test_reindex_swaps_in_a_new_directory_atomically(app, runner, indexed):
+    with app.app_context():
+        first = search.current_dir()
+    result = runner.invoke(args=["reindex", "--keys"])
+    assert result.exit_code == 0, result.output
+    assert "Search index rebuilt: 3 lists" in result.output
+    with app.app_context():
+        second = search.current_dir()
+    assert second != first and first.exists() and (first.parent / "current").is_symlink()
+    assert doc_ids(find(app, "sxc")) == [f"list:{indexed['village_a']}"]
+
+
+@pytest.mark.parametrize("damage", ["garble", "delete"])
+def test_a_broken_index_is_reported_then_rebuilt_while_names_still_work(app, client, indexed, damage):
+    with app.app_context():
+        ix_dir = search.current_dir()
+    for f in ix_dir.iterdir():
+        if damage == "garble":
+            f.write_bytes(b"\0garbage" * 10)
+        else:
+            f.unlink()
+    search._reader.clear()
+    page = client.get("/search", query_string={"q": "张建国"}).get_data(as_text=True)
+    assert "正在重建" in page and "张*国" in page
+    with app.app_context():
+        search.run_indexer(once=True)
+    page = client.get("/search", query_string={"q": "sxc"}).get_data(as_text=True)
+    assert "正在重建" not in page and "双星" in page
+
+
+def test_a_searcher_kept_open_across_updates_answers_as_a_fresh_one(app, db, indexed):
+    queries = ["索溪峪", "sxc", "公告", "延长", "双星", "wly"]
+    find(app, "索溪峪")                                # open and keep a searcher
+    for i in range(12):
+        add_notice(app, db, region_code="430811100", title=f"公告第{i}号 延长", body="正文" * i,
+                   publish_at="2026-11-20T09:00:00+08:00")
+        with app.app_context():
+            search.apply_outbox(batch=1 + i % 3)
+    kept = [[repr(h) for h in find(app, q, per_page=100).hits] for q in queries]
+    search._reader.clear()                               # forget it: the next search opens a fresh one
+    fresh = [[repr(h) for h in find(app, q, per_page=100).hits] for q in queries]
+    assert kept == fresh
+    assert len([h for h in fresh[2] if "notice" in h]) == 12
