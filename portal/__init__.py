@@ -113,11 +113,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import (accounts, audit, backup, complaints, db, demo, export_static, feeds, home, importer, lists,
+    from . import (accounts, audit, backup, caching, complaints, db, demo, export_static, feeds, home, importer, lists,
                    notices, regions, search, search_page, security, serving, staff, templating)
 
     db.init_app(app)
     security.init_app(app)
+    caching.init_app(app)
     templating.init_app(app)
     app.register_blueprint(home.bp)
     app.register_blueprint(regions.bp)

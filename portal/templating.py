@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-from pathlib import Path
-
-from flask import current_app, url_for
+from flask import current_app
 
 from . import clock
+from .caching import static_url
 
 
 def _local(value) -> dt.date | dt.datetime:
@@ -41,15 +39,6 @@ def short_hash(value) -> str:
     """The first 16 hex digits of a content hash in groups of four, easy to compare by eye."""
     value = (value or "")[:16]
     return " ".join(value[i:i + 4] for i in range(0, len(value), 4))
-
-
-def static_url(filename: str) -> str:
-    """URL of a static file with a content hash in the query, so browsers may cache it for long."""
-    cache = current_app.extensions.setdefault("static_hashes", {})
-    if filename not in cache:
-        path = Path(current_app.static_folder) / filename
-        cache[filename] = hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-    return url_for("static", filename=filename, v=cache[filename])
 
 
 def _demo_since() -> str | None:

@@ -1,5 +1,7 @@
 """Every public route is exercised somewhere: a new route without a test here fails the suite."""
 
+import re
+
 from portal import create_app
 
 # Each URL rule of the app, with a sample path that the tests in this folder request.
@@ -18,6 +20,7 @@ COVERED = {
     "/lists/<id:list_id>.json": "test_lists",
     "/lists/<id:list_id>/v<id:version>.json": "test_lists",
     "/static/<path:filename>": "test_routes",
+    "/assets/<name>": "test_caching",
     "/complaints/new": "test_complaints",
     "/notices/<id:notice_id>": "test_notices",
     "/feeds/<code>.<any(rss, atom):fmt>": "test_feeds",
@@ -38,4 +41,4 @@ def test_static_files_served(client):
     assert client.get("/static/portal.css").status_code == 200
     assert client.get("/static/favicon.svg").status_code == 200
     page = client.get("/").get_data(as_text=True)
-    assert "/static/portal.css?v=" in page
+    assert re.search(r'href="/assets/portal\.[0-9a-f]{12}\.css"', page)

@@ -1,0 +1,60 @@
+"""Gunicorn settings for the portal: `gunicorn wsgi:app` (run from the repository folder) reads this file.
+
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS. Put a buffering
+reverse proxy (nginx) in front in production: phones on slow links then never tie up a worker.
+"""
+
+import multiprocessing
+import os
+import subprocess
+import sys
+import threading
+import time
+
+bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
+# Requests are short and CPU-bound (SQLite reads, templates): about one worker per core, plus one.
+workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() + 1))
+worker_class = "sync"
+timeout = 30                  # a request taking longer than this is a bug: the worker is restarted
+graceful_timeout = 20
+keepalive = 5
+max_requests = 5000           # recycle workers now and then (bounded memory), staggered
+max_requests_jitter = 500
+# Migrations run once in the master before the workers fork; each worker opens its own connections.
+preload_app = True
+accesslog = "-"
+# Address, time, request, status, bytes, duration in microseconds. Search terms (names) are in the
+# URL: keep access logs on the server, readable by operators only, and rotate them (see README).
+access_log_format = '%(h)s %(t)s "%(r)s" %(s)s %(B)s %(D)sus'
+errorlog = "-"
+
+_indexer = {"proc": None, "stopping": False}
+
+
+def _start_indexer(server):
+    env = {**os.environ, "PORTAL_INDEXER_PARENT": str(os.getpid())}
+    if server.app.cfg.chdir:
+        env.setdefault("PYTHONPATH", server.app.cfg.chdir)
+    return subprocess.Popen([sys.executable, "-m", "flask", "--app", "portal", "indexer"], env=env)
+
+
+def when_ready(server):
+    """Start the one search indexer beside the workers, and start it again if it ever dies."""
+    _indexer["proc"] = _start_indexer(server)
+
+    def watch():
+        while not _indexer["stopping"]:
+            if _indexer["proc"].poll() is not None and not _indexer["stopping"]:
+                server.log.warning("search indexer exited with %s; restarting it", _indexer["proc"].returncode)
+                time.sleep(1)
+                _indexer["proc"] = _start_indexer(server)
+            time.sleep(1)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def on_exit(server):
+    _indexer["stopping"] = True
+    if _indexer["proc"] is not None:
+        _indexer["proc"].terminate()
+        _indexer["proc"].wait(timeout=10)
