@@ -45,10 +45,20 @@ def is_han(word: str) -> bool:
     return bool(_HAN.fullmatch(word))
 
 
-def _syllables(han: str) -> list[str]:
-    """One pinyin syllable per character, tones dropped, ü as v."""
-    out = lazy_pinyin(han, errors=lambda chars: ["" for _ in chars])
-    return out if len(out) == len(han) else [lazy_pinyin(c)[0] if _HAN.match(c) else "" for c in han]
+@functools.lru_cache(maxsize=None)
+def _char(c: str) -> str:
+    return lazy_pinyin(c)[0] if _HAN.match(c) else ""
+
+
+def _syllables(han: str, phrases: bool = False) -> list[str]:
+    """One pinyin syllable per character, tones dropped, ü as v. Names are read character by
+    character (fast, and names are rarely dictionary words); ``phrases`` reads place names as words
+    (长沙 Changsha, not Zhangsha)."""
+    if phrases:
+        out = lazy_pinyin(han, errors=lambda chars: ["" for _ in chars])
+        if len(out) == len(han):
+            return out
+    return [_char(c) for c in han]
 
 
 def _suffix_keys(chars: list[str], syllables: list[str]) -> set[str]:
@@ -102,7 +112,7 @@ def place_keys(name: str) -> set[str]:
     han = "".join(_HAN.findall(normalise(name)))
     if not han:
         return set()
-    return _with_u(_suffix_keys(list(han), _syllables(han)))
+    return _with_u(_suffix_keys(list(han), _syllables(han, phrases=True)))
 
 
 def matches(word: str, keys: set[str]) -> bool:

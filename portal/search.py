@@ -47,6 +47,8 @@ PER_PAGE = 20
 MAX_QUERY = 200
 # A name word matching more households than this is too vague to list: ask for more of the name.
 MAX_NAME_MATCHES = 2000
+# ... and a word that could be the start of more names than this is not looked through at all.
+SCAN_LIMIT = 20000
 
 SCHEMA = fields.Schema(
     id=fields.ID(unique=True, stored=True),            # list:5, notice:3, page:faq
@@ -392,27 +394,33 @@ def _state_days(state: str | None, today: dt.date) -> tuple[str, list]:
 
 
 def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
-    """Entries of current list versions whose household name matches every name word, inside the
-    places the other words name."""
-    name_words, place_words = [], []
-    for w in words:
-        if w.isdigit() or (w.isascii() and len(w) < 2):
-            continue        # one letter or a number is not a name
-        found = db.execute("select 1 from search_names where key >= ? and key < ? limit 1", _range(w)).fetchone()
-        (name_words if found else place_words).append(w)
+    """Entries of current list versions whose household matches every word: by its name, or by a
+    place on its village's path (张建国 双星村, zjg sxc)."""
+    words = [w for w in words if not (w.isdigit() or (w.isascii() and len(w) < 2))]  # too short for a name
+    counts = {w: db.execute("select count(*) from (select 1 from search_names where key >= ? and key < ? limit ?)",
+                            [*_range(w), SCAN_LIMIT + 1]).fetchone()[0] for w in words}
+    name_words = [w for w in words if counts[w]]
     if not name_words:
         return [], False
-    sql = " intersect ".join(["select household_id from search_names where key >= ? and key < ?"] * len(name_words))
-    params = [p for w in name_words for p in _range(w)]
-    households = [r[0] for r in db.execute(sql + " limit ?", params + [MAX_NAME_MATCHES + 1])]
+    places = {w: {r[0] for r in db.execute("select code from search_places where key >= ? and key < ?", _range(w))}
+              for w in words}
+    if any(not counts[w] and not places[w] for w in words):
+        return [], False
+    # Scan the rarest name word's households; check the other words on each.
+    driver = min(name_words, key=counts.get)
+    if counts[driver] > SCAN_LIMIT:
+        return [], True
+    candidates = db.execute("""select distinct k.household_id, h.head_name, h.village_code from search_names k
+                               join households h on h.id = k.household_id where k.key >= ? and k.key < ?""",
+                            _range(driver)).fetchall()
+    households = []
+    for household_id, name, village in candidates:
+        path = {village[:6], village[:9], village}
+        keys = pinyin.name_keys(name)
+        if all(w == driver or pinyin.matches(w, keys) or path & places[w] for w in words):
+            households.append(household_id)
     if len(households) > MAX_NAME_MATCHES:
         return [], True
-    places = []
-    for w in place_words:
-        codes = {r[0] for r in db.execute("select code from search_places where key >= ? and key < ?", _range(w))}
-        if not codes:
-            return [], False
-        places.append(codes)
     state_sql, state_params = _state_days(filters.get("state"), clock.today())
     rows = db.query(f"""
         select e.list_id, e.position, e.head_name, e.village_code, e.group_name, l.title, l.level, l.kind,
@@ -431,9 +439,6 @@ def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
     policy = current_app.config["NAME_DISPLAY"]
     hits = []
     for r in rows:
-        village = r["village_code"]
-        if any(not ({village[:6], village[:9], village} & codes) for codes in places):
-            continue
         hits.append({"type": "entry", "list_id": r["list_id"], "position": r["position"],
                      "name": mask_name(r["head_name"], policy), "village": r["village_name"],
                      "group": r["group_name"], "title": r["title"], "level": r["level"],
