@@ -401,3 +401,16 @@ def m0006_search(db: sqlite_utils.Database) -> None:
     )
     search.rebuild_keys(db)
     search.enqueue(db, "all")
+
+
+@migrations(name="0007_lookup_indexes")
+def m0007_lookup_indexes(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- Found missing at province scale (bench/make_province, bench/serve): each was a full scan.
+        create index quotas_region on quotas(region_code, campaign_id);
+        create index regions_level on regions(level, code);
+        create index households_village_only on households(village_code);
+        create index list_versions_start on list_versions(window_start);
+        """
+    )

@@ -60,12 +60,22 @@ def annotate(row: dict, today: dt.date) -> dict:
 
 
 def lists_where(where: str, params, *, order: str = "l.id", limit: int | None = None) -> list[dict]:
-    """Current versions of lists matching a fixed SQL condition (parameters bound, never formatted)."""
-    sql = _LIST_SELECT + " where v.version = l.current_version and " + where + " order by " + order
+    """Current versions of lists matching a fixed SQL condition (on ``l`` and ``v``; parameters
+    bound, never formatted). The matching ids are found and limited first, so the per-list counts
+    are computed only for the rows shown."""
+    db = get_db()
+    sql = ("select l.id from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version"
+           " where " + where + " order by " + order)
     if limit:
         sql += f" limit {int(limit)}"
+    ids = [r[0] for r in db.execute(sql, params)]
+    if not ids:
+        return []
+    rows = {r["id"]: r for r in db.query(
+        _LIST_SELECT + " where v.version = l.current_version and l.id in (select value from json_each(?))",
+        [json.dumps(ids)])}
     today = clock.today()
-    return [annotate(row, today) for row in get_db().query(sql, params)]
+    return [annotate(rows[i], today) for i in ids]
 
 
 def get_list_version(list_id: int, version: int | None = None) -> dict:
@@ -100,16 +110,16 @@ def public_causes(causes_json: str, full: bool = False) -> str:
     return "、".join(dict.fromkeys(labels))
 
 
-def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
-    """Entries of one version, with names shown as ``name_policy`` says."""
+def entries_of(list_id: int, version: int, name_policy: str, village: str | None = None) -> list[dict]:
+    """Entries of one version (of one village, if given), with names shown as ``name_policy`` says."""
     rows = get_db().query(
         """
         select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
                e.group_name, e.village_code, r.name as village_name
         from list_entries e join regions r on r.code = e.village_code
-        where e.list_id = ? and e.version = ? order by e.position
+        where e.list_id = ? and e.version = ? and (?3 is null or e.village_code = ?3) order by e.position
         """,
-        [list_id, version],
+        [list_id, version, village],
     )
     return [
         {
@@ -128,8 +138,25 @@ def entries_of(list_id: int, version: int, name_policy: str) -> list[dict]:
     ]
 
 
-def list_context(list_id: int, version: int | None = None, *, name_policy: str | None = None) -> dict:
-    """Everything the list page, print view, CSV and JSON show about one list version."""
+# A township or county list longer than this is shown one village at a time on the web page (a
+# county list of 6,000 households is 2 MB of HTML); the print view and downloads stay whole.
+LARGE_LIST = 300
+
+
+def villages_of(list_id: int, version: int) -> list[dict]:
+    """The villages of a version with their households and persons, in list order."""
+    return list(get_db().query(
+        """select e.village_code as code, r.name, count(*) as households, sum(e.size) as persons
+           from list_entries e join regions r on r.code = e.village_code
+           where e.list_id = ? and e.version = ? group by e.village_code order by min(e.position)""",
+        [list_id, version]))
+
+
+def list_context(list_id: int, version: int | None = None, *, name_policy: str | None = None,
+                 by_village: bool = False) -> dict:
+    """Everything the list page, print view, CSV and JSON show about one list version. With
+    ``by_village`` a large upper-level list shows the village chosen by ``?village=`` only, or
+    none (the page then offers the villages)."""
     lst = get_list_version(list_id, version)
     db = get_db()
     quota = next(
@@ -140,14 +167,21 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         None,
     )
     policy = name_policy or current_app.config["NAME_DISPLAY"]
-    entries = entries_of(list_id, lst["version"], policy)
+    large = by_village and lst["level"] != "village" and lst["households"] > LARGE_LIST
+    villages = villages_of(list_id, lst["version"]) if lst["level"] != "village" else []
+    chosen = request.args.get("village") if large else None
+    if chosen not in {v["code"] for v in villages}:
+        chosen = None
+    entries = entries_of(list_id, lst["version"], policy, chosen) if (chosen or not large) else []
     from .complaints import list_complaint_counts, public_replies
     return {
         "lst": lst,
         "crumbs": ancestors(db, lst["region_code"]),
         "versions": versions_of(list_id),
         "entries": entries,
-        "villages": dict((e["village_code"], e["village"]) for e in entries),
+        "villages": villages,
+        "large": large,
+        "village": next((v for v in villages if v["code"] == chosen), None),
         "complaints": list_complaint_counts(db, list_id),
         "replies": public_replies(db, list_id),
         "quota": quota["persons"] if quota else None,
@@ -172,12 +206,12 @@ def public_url(endpoint: str, **values) -> str:
 
 @bp.get("/lists/<id:list_id>")
 def list_page(list_id):
-    return render_template("lists/list.html", report_links=True, **list_context(list_id))
+    return render_template("lists/list.html", report_links=True, **list_context(list_id, by_village=True))
 
 
 @bp.get("/lists/<id:list_id>/v<id:version>")
 def list_version(list_id, version):
-    ctx = list_context(list_id, version)
+    ctx = list_context(list_id, version, by_village=True)
     return render_template("lists/list.html", report_links=ctx["lst"]["version"] == ctx["lst"]["current_version"], **ctx)
 
 

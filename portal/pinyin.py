@@ -106,13 +106,14 @@ def closeness(word: str, name: str) -> int:
     return 1 if any(k.startswith(word) for k in longest) else 2
 
 
-def place_keys(name: str) -> set[str]:
+@functools.lru_cache(maxsize=65536)
+def place_keys(name: str) -> frozenset[str]:
     """Keys for a place name (双星村: 双星村, 星村, 村, shuangxingcun, xingcun, sxc, xc …); a prefix
     of any of them (双星, sx, shuangx) finds the place."""
     han = "".join(_HAN.findall(normalise(name)))
     if not han:
-        return set()
-    return _with_u(_suffix_keys(list(han), _syllables(han, phrases=True)))
+        return frozenset()
+    return frozenset(_with_u(_suffix_keys(list(han), _syllables(han, phrases=True))))
 
 
 def matches(word: str, keys: set[str]) -> bool:

@@ -128,3 +128,21 @@ def test_unknown_or_malformed_lists_get_the_chinese_404(client, published, url):
     resp = client.get(url)
     assert resp.status_code == 404
     assert "找不到这个页面" in text(resp)
+
+
+def test_a_large_upper_list_is_shown_one_village_at_a_time(client, published, monkeypatch):
+    from portal import lists
+
+    monkeypatch.setattr(lists, "LARGE_LIST", 2)
+    t = published["township"]
+    whole = client.get(f"/lists/{t}").get_data(as_text=True)
+    assert 'href="?village=430811100001"' in whole and 'href="?village=430811100002"' in whole
+    assert "<table" not in whole                               # no village chosen yet: the villages only
+    one = client.get(f"/lists/{t}?village=430811100001").get_data(as_text=True)
+    assert one.count('<tr id="p') == 3 and "<strong>双星村</strong>" in one and "河口村" in one
+    assert "张*国" in one and "田*梅" not in one
+    assert "<table" not in client.get(f"/lists/{t}?village=999").get_data(as_text=True)
+    printed = client.get(f"/lists/{t}/print").get_data(as_text=True)
+    assert printed.count('<tr id="p') == 5                    # the board print stays whole
+    monkeypatch.setattr(lists, "LARGE_LIST", 300)
+    assert client.get(f"/lists/{t}").get_data(as_text=True).count('<tr id="p') == 5

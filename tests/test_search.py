@@ -214,3 +214,12 @@ def test_a_searcher_kept_open_across_updates_answers_as_a_fresh_one(app, db, ind
     fresh = [[repr(h) for h in find(app, q, per_page=100).hits] for q in queries]
     assert kept == fresh
     assert len([h for h in fresh[2] if "notice" in h]) == 12
+
+
+def test_a_word_that_is_both_a_place_and_initials_still_finds_the_household(app, db, indexed):
+    # 张建国's initials zjg; a village whose initials are also zjg makes the word ambiguous.
+    add_region(db, "430811100004", "张家岗村", "430811100")
+    assert (indexed["village_a"], "张*国") in entry_hits(find(app, "zjg sxc"))
+    assert (indexed["village_a"], "张*国") in entry_hits(find(app, "sxc zjg"))
+    # ... and a place alone lists the place's lists, not everyone who lives there.
+    assert entry_hits(find(app, "sxc")) == []
