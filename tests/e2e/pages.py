@@ -24,6 +24,7 @@ ERROR_PAGES = ["/lists/999999", "/r/999999", "/nowhere"]
 STAFF_PAGES = ["/staff/login"]
 # endpoint -> why it is not an HTML page (checked by the journeys or the unit tests).
 DATA_ROUTES = {
+    "assets.asset": "the stylesheet and icons under hashed names (tests/test_caching.py; weighed with every page)",
     "lists.list_csv": "CSV download (journey test_csv_download)",
     "lists.list_json": "JSON download (tests/test_lists.py)",
     "home.healthz": "health check (tests/test_home.py)",

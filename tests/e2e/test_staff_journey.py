@@ -89,6 +89,7 @@ def test_admin_clerk_and_reviewer_publish_through_the_chain(open_context, shots,
 
         public = open_context(javascript=False).new_page()
         public.goto(f"{base}/lists/{township_list}")
+        public.get_by_role("navigation", name="按村查看").get_by_role("link", name="中湖村").click()
         text = public.inner_text("main")
         assert "中湖乡审核公示名单" in text and "公示中" in text and "中湖村" in text and "中***0" in text
         assert "中湖甲00" not in text
