@@ -122,30 +122,29 @@ def _plain(md: str) -> str:
     return " ".join(nh3.clean(markdown.markdown(md), tags=set()).split())
 
 
-def _path_of(db, code: str) -> list[dict]:
-    rows = []
-    while code:
-        row = next(db.query("select code, name, parent_code from regions where code = ?", [code]), None)
-        if row is None:
-            break
-        rows.append(row)
-        code = row["parent_code"]
-    return rows[::-1]
-
-
 @functools.lru_cache(maxsize=65536)
 def _ascii_place_keys(name: str) -> frozenset[str]:
     return frozenset(k for k in pinyin.place_keys(name) if k.isascii())
 
 
-def _places(path: list[dict]) -> dict:
-    return {"text": " ".join(r["name"] for r in path),
+def _places(db, code: str, memo: dict | None = None) -> dict:
+    """Text, pinyin keys, codes and display path of a region's chain; ``memo`` saves the lookups
+    across one rebuild, where thousands of lists share their townships and county."""
+    if memo is not None and code in memo:
+        return memo[code]
+    from .regions import ancestors     # regions imports this module to record place keys
+
+    path = ancestors(db, code)
+    places = {"text": " ".join(r["name"] for r in path),
             "py": " ".join(sorted({k for r in path for k in _ascii_place_keys(r["name"])})),
             "regions": " ".join(r["code"] for r in path),
             "path": " › ".join(r["name"] for r in path)}
+    if memo is not None:
+        memo[code] = places
+    return places
 
 
-def list_doc(db, list_id: int) -> dict | None:
+def list_doc(db, list_id: int, memo: dict | None = None) -> dict | None:
     row = next(db.query("""select l.id, l.title, l.level, l.kind, l.region_code, l.current_version,
                                   v.window_start, v.window_end
                            from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version
@@ -153,17 +152,17 @@ def list_doc(db, list_id: int) -> dict | None:
     if row is None:
         return None
     start, end = dt.date.fromisoformat(row["window_start"]), dt.date.fromisoformat(row["window_end"])
-    places = _places(_path_of(db, row["region_code"]))
+    places = _places(db, row["region_code"], memo)
     return {"id": f"list:{list_id}", "type": "list", "title": row["title"], "level": row["level"],
             "kind": row["kind"], "start": start.toordinal(), "end": end.toordinal(),
             "summary": f"第 {row['current_version']} 版", **places}
 
 
-def notice_doc(db, notice_id: int, now: str) -> dict | None:
+def notice_doc(db, notice_id: int, now: str, memo: dict | None = None) -> dict | None:
     row = next(db.query("select * from notices where id = ? and publish_at <= ?", [notice_id, now]), None)
     if row is None:
         return None
-    places = _places(_path_of(db, row["region_code"]))
+    places = _places(db, row["region_code"], memo)
     body = _plain(row["body"])
     day = dt.date.fromisoformat(row["publish_at"][:10]).toordinal()
     return {"id": f"notice:{notice_id}", "type": "notice", "title": row["title"], "level": "", "kind": "",
@@ -221,18 +220,19 @@ def rebuild() -> dict:
     ix = index.create_in(str(new), SCHEMA)
     db = connect(current_app.config["DATABASE"])
     counts = {"list": 0, "notice": 0, "page": 0}
+    memo: dict = {}
     try:
         db.execute("begin")    # one read snapshot: the documents and the outbox position agree
         mark = db.execute("select coalesce(max(id), 0) from search_outbox").fetchone()[0]
         now = _now_text()
         writer = ix.writer(limitmb=256)
         for (list_id,) in db.execute("select id from lists").fetchall():
-            doc = list_doc(db, list_id)
+            doc = list_doc(db, list_id, memo)
             if doc:
                 writer.add_document(**doc)
                 counts["list"] += 1
         for (notice_id,) in db.execute("select id from notices where publish_at <= ?", [now]).fetchall():
-            writer.add_document(**notice_doc(db, notice_id, now))
+            writer.add_document(**notice_doc(db, notice_id, now, memo))
             counts["notice"] += 1
         db.conn.rollback()
         for doc in page_docs():
