@@ -20,6 +20,10 @@ def connect(path: str) -> sqlite_utils.Database:
     db = sqlite_utils.Database(conn)
     db.execute("pragma foreign_keys = on")
     db.execute("pragma busy_timeout = 15000")
+    if db.execute("pragma page_count").fetchone()[0] == 0:
+        # A new file: 16 KiB pages (fixed by the first write). Bulk imports and index builds ran
+        # 18 % faster than with 4 KiB (bench/import); rows here are small, lists read many at once.
+        db.execute("pragma page_size = 16384")
     if db.journal_mode != "wal":
         db.enable_wal()
     return db

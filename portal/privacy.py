@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import operator
 
 NAME_POLICIES = ("mask", "surname", "full")
 
@@ -66,10 +65,34 @@ ID_CHECK = "10X98765432"
 
 
 def valid_id18(value: str) -> bool:
-    """The GB 11643 check digit of a normalised 18-character ID is right (fast path for imports)."""
-    if len(value) != 18 or not value[:17].isdigit():
+    """The GB 11643 check digit of a normalised 18-character ID is right (fast path for imports).
+
+    The weights are 2**(17-i) mod 11, and 13 = 2 (mod 11), so reading the 17 digits as one base-13
+    number and doubling it gives the weighted sum mod 11 in a single C call (test_privacy checks it
+    against ID_WEIGHTS for many numbers).
+    """
+    body = value[:17]
+    if len(value) != 18 or not (body.isascii() and body.isdigit()):
         return False
-    return ID_CHECK[sum(map(operator.mul, map(int, value[:17]), ID_WEIGHTS)) % 11] == value[17]
+    return ID_CHECK[2 * int(body, 13) % 11] == value[17]
+
+
+def id_hasher(key: bytes):
+    """hash_id for many normalised IDs under one key, about twice as fast: HMAC-SHA256 as RFC 2104
+    defines it, with the keyed inner and outer states computed once and copied per ID."""
+    block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+    inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+    outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+
+    def digest(value: str) -> str:
+        i = inner.copy()
+        i.update(value.encode())
+        o = outer.copy()
+        o.update(i.digest())
+        return o.hexdigest()
+
+    digest.states = (inner, outer)      # for a caller that inlines the two copies in a hot loop
+    return digest
 
 
 def id_number_problem(raw: str) -> str | None:

@@ -6,7 +6,6 @@ import re
 
 from flask import Blueprint, abort, render_template
 
-from . import search
 from .db import get_db, write_transaction
 
 bp = Blueprint("regions", __name__)
@@ -69,6 +68,8 @@ def add_region(db, code: str, name: str, parent_code: str | None = None) -> None
     else:
         if not parent_code or not code.startswith(parent_code) or len(parent_code) != len(code) - 3:
             raise ValueError(f"区划代码 {code} 与上级代码 {parent_code} 不相符。")
+    from . import search      # here, not at the top: the import checker process needs regions, not search
+
     with write_transaction(db):
         db["regions"].insert({"code": code, "name": name.strip(), "level": level, "parent_code": parent_code})
         search.record_region(db, code, name.strip())

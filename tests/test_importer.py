@@ -309,3 +309,171 @@ def test_clerk_cannot_import_quotas(app, staff, tmp_path):
         resp = client.post("/staff/r/430811100001/import", data={"kind": "quotas", "file": (f, "q.csv")},
                            content_type="multipart/form-data")
     assert resp.status_code == 400 and "确认导入" not in resp.get_data(as_text=True)
+
+
+# --- The fast paths must give exactly what the plain ones give -----------------------------------
+
+
+def _csv_module_rows(path, encoding):
+    """The reference reader: the csv module, every cell folded (NFKC) and trimmed."""
+    import unicodedata
+
+    with open(path, encoding=encoding, newline="") as f:
+        sample = f.read(4096)
+        f.seek(0)
+        try:
+            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
+        except csv.Error:
+            dialect = csv.excel
+        return [[unicodedata.normalize("NFKC", c).strip() for c in r] for r in csv.reader(f, dialect)]
+
+
+@pytest.mark.parametrize("text", [
+    "乡镇,村,户主姓名\n乡00,村000,张三\n",
+    "a,b\r\n１２,張 三 \r\n\r\n",                          # CRLF, full-width digits, a trailing space
+    "a, b\n x ,y\u3000\n\n\nc,d\n",                      # spaces around cells, blank lines
+    "a,b\n" + "x,y\n" * 150_000 + '"q,1",z\n"two\nlines",w\n',   # quotes only after the first chunk
+    "a,b\n因病，缺资金,z\n",                                # a full-width comma inside a cell
+    "a,b\rc,d\r",                                         # old Mac line ends
+    "a\tb\n x\ty\n",
+    "a;b;c\n1;2;3\n",
+    "a,b\nx\u2003,\u00a0y\n",                            # Unicode spaces
+])
+@pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
+def test_fast_csv_reader_gives_the_csv_modules_rows(tmp_path, text, encoding):
+    from portal.importer import _csv_rows
+
+    path = tmp_path / "a.csv"
+    path.write_bytes(text.encode(encoding))
+    fast = list(_csv_rows(path, encoding))
+    assert [r for r in fast if any(r)] == [r for r in _csv_module_rows(path, encoding) if any(r)]
+    assert len(fast) == len(_csv_module_rows(path, encoding))          # row numbers stay the spreadsheet's
+
+
+def test_character_tables_of_the_fast_reader_are_complete():
+    import unicodedata
+
+    from portal.importer import NFKC_UNSAFE, SPACES
+
+    every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    assert set(SPACES) == {c for c in every if c.isspace() and c not in "\r\n"}
+    assert set(NFKC_UNSAFE) == {c for c in every[0x80:] if any(s in unicodedata.normalize("NFKC", c) for s in ",;\t\"'\r\n")}
+
+
+def _messy(n):
+    """n rows where most blocks are clean and some rows need the row-by-row checks: hints,
+    decimal or empty incomes, flags written Y, a group the village lacks, 15-digit IDs."""
+    table = []
+    for i in range(n):
+        body = f"4308{i % 100:02d}19{50 + i % 40:02d}{1 + i % 12:02d}{1 + i % 28:02d}{i // 100 % 1000:03d}"
+        row = [f"赵{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{i}", body + "10X98765432"[sum(int(c) * w for c, w in zip(body, W)) % 11],
+               1 + i % 4, "缺资金" if i % 3 else "因病、缺技术", 20 + i % 10, 32, "一组" if i % 2 else "", "否", "√" if i % 7 == 0 else "否", "否"]
+        if 300 <= i < 400:
+            row[9] = {0: "Y", 1: "是", 2: ""}[i % 3]
+        if i == 777:
+            row[6] = "九组"
+        if i in (900, 901):
+            row[1] = f"4308111970{i:05d}"
+        table.append(row)
+    return table
+
+
+def _state(db):
+    return [tuple(r) for r in db.execute(
+        "select h.id, village_code, group_code, head_name, size, causes, income_per_capita, disabled_member, "
+        "single_child, all_daughters, applied_on, id_hash, id_masked, v.votes, v.voters_present "
+        "from households h join votes v on v.household_id = h.id order by h.id")]
+
+
+def test_block_path_writes_what_the_row_path_writes(app, county, tmp_path, monkeypatch):
+    from portal import importer
+    from portal.db import connect
+
+    monkeypatch.setattr(importer, "BATCH", 50)
+    path = write_csv(tmp_path / "a.csv", _messy(1000), "gbk", title="标题")
+    states, problems = [], []
+    for fast in (True, False):
+        if not fast:
+            monkeypatch.setattr(importer._ApplicantRows, "batch", None)
+        db = connect(app.config["DATABASE"])
+        db.execute("delete from votes where household_id in (select id from households where head_name like '赵%')")
+        db.execute("delete from households where head_name like '赵%'")
+        db.conn.commit()
+        report = import_file(db, path, kind="applicants", scope=scope())
+        assert report.ok and report.added == 1000, report.problems[:3]
+        states.append(_state(db))
+        problems.append([(p.row, p.column, p.message) for p in report.problems])
+        db.close()
+    assert states[0] == states[1] and problems[0] == problems[1]
+    assert {p[0] for p in problems[0]} == {3 + 777, 3 + 900, 3 + 901}      # title and header rows first
+
+
+def test_a_bad_cell_in_a_clean_block_is_reported_by_its_row(db, county, tmp_path, monkeypatch):
+    from portal import importer
+
+    monkeypatch.setattr(importer, "BATCH", 50)
+    table = _messy(400)
+    table[234][2] = "-1"
+    before = household_count(db)
+    report = import_file(db, write_csv(tmp_path / "a.csv", table), kind="applicants", scope=scope())
+    assert not report.ok and [p.row for p in report.errors] == [236]
+    assert household_count(db) == before
+
+
+@pytest.fixture
+def parallel(monkeypatch):
+    """Send even a small file through the checker process and the bulk load (indexes dropped and
+    rebuilt, foreign keys off) that a large one gets."""
+    from portal import importer
+
+    monkeypatch.setattr(importer, "PARALLEL_ROWS", 20)
+    monkeypatch.setattr(importer, "BULK_ROWS", 20)
+
+
+def _indexes(db):
+    return sorted(r[0] for r in db.execute("select sql from sqlite_master where type = 'index' and tbl_name = 'households'"))
+
+
+def test_large_file_checked_in_a_second_process(db, county, tmp_path, parallel):
+    indexes = _indexes(db)
+    path = write_csv(tmp_path / "a.csv", _messy(1000), title="标题")
+    report = import_file(db, path, kind="applicants", scope=scope())
+    assert report.ok and report.written and report.added == 1000 and report.encoding == "UTF-8"
+    assert sum(p.level == "提示" for p in report.problems) == 3
+    assert _indexes(db) == indexes
+    assert db.execute("pragma foreign_keys").fetchone()[0] == 1
+    assert db.execute("pragma foreign_key_check").fetchall() == []
+    assert db.execute("pragma integrity_check").fetchone()[0] == "ok"
+    again = import_file(db, path, kind="applicants", scope=scope())
+    assert (again.added, again.unchanged) == (0, 1000)
+
+
+def test_second_process_error_writes_nothing(db, county, tmp_path, parallel):
+    table = _messy(600)
+    table[500][1] = table[10][1]
+    before, indexes = household_count(db), _indexes(db)
+    report = import_file(db, write_csv(tmp_path / "a.csv", table), kind="applicants", scope=scope())
+    assert not report.ok and report.errors[0].row == 502 and "与第 12 行" in report.errors[0].message
+    assert household_count(db) == before and _indexes(db) == indexes
+    assert db["audit_log"].count == 0
+
+
+def test_second_process_that_dies_rolls_everything_back(db, county, tmp_path, parallel, monkeypatch):
+    import sys
+
+    before, indexes = household_count(db), _indexes(db)
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    with pytest.raises(RuntimeError, match="ended without a result"):
+        import_file(db, write_csv(tmp_path / "a.csv", _messy(600)), kind="applicants", scope=scope())
+    assert household_count(db) == before and _indexes(db) == indexes
+    assert db.execute("pragma foreign_keys").fetchone()[0] == 1 and not db.conn.in_transaction
+    import gc
+
+    assert gc.isenabled()
+
+
+def test_second_process_dry_run_writes_nothing(db, county, tmp_path, parallel):
+    before = household_count(db)
+    report = import_file(db, write_csv(tmp_path / "a.csv", _messy(600)), kind="applicants", scope=scope(), dry_run=True)
+    assert report.ok and not report.written and report.added == 600
+    assert household_count(db) == before
