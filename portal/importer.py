@@ -211,8 +211,12 @@ def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
             dialect = csv.excel
         yield from _plain_csv_rows(f, dialect.delimiter, dialect.quotechar or '"')
         nfkc = unicodedata.normalize
-        for row in csv.reader(f, dialect):
-            yield [c.strip() if c.isascii() else nfkc("NFKC", c).strip() for c in row]
+        reader = csv.reader(f, dialect)
+        try:
+            for row in reader:
+                yield [c.strip() if c.isascii() else nfkc("NFKC", c).strip() for c in row]
+        except csv.Error as error:        # e.g. a cell over the csv module's 128 KiB limit
+            raise ImportFileError(f"CSV 文件格式有误（{error}），请在 Excel/WPS 中重新保存后再试。") from error
 
 
 _CHUNK = 1 << 20
@@ -244,6 +248,9 @@ def _plain_csv_rows(f, delimiter: str, quote: str) -> Iterator[list[str]]:
         lines = chunk.split("\n")
         if lines[-1] == "":
             lines.pop()
+        if lines and max(map(len, lines)) > csv.field_size_limit():
+            f.seek(start)                 # let the csv module refuse the over-long cell
+            return
         if any(space in chunk for space in SPACES) and edge.search(chunk):
             for line in lines:
                 yield [c.strip() for c in line.split(delimiter)]
@@ -374,14 +381,15 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
     # A bulk load skips SQLite's per-row foreign-key lookups: every key it writes comes from the
     # checks (villages and groups read from regions, the campaign looked up, new household ids),
     # under a write lock that keeps them true. The pragma only takes effect outside a transaction.
-    bulk = expected >= BULK_ROWS and not dry_run and not db.conn.in_transaction
+    nested = db.conn.in_transaction      # inside a caller's transaction: no second process, no pragmas
+    bulk = expected >= BULK_ROWS and not dry_run and not nested
     if bulk:
         db.conn.execute("pragma foreign_keys = off")
     try:
         with write_transaction(db):
-            writer = _ApplicantWriter(db, scope.campaign_id, 0 if dry_run else expected)
+            writer = _ApplicantWriter(db, scope.campaign_id, 0 if dry_run or nested else expected)
             try:
-                if expected >= PARALLEL_ROWS and database:
+                if expected >= PARALLEL_ROWS and database and not nested:
                     report = _check_in_child(database, Path(path), scope, report, writer)
                 else:
                     classes = {"regions": _RegionRows, "quotas": _QuotaRows, "applicants": _ApplicantRows}
@@ -483,8 +491,12 @@ class _ApplicantWriter:
                 self.dropped = self.conn.execute(
                     "select name, sql from sqlite_master where type = 'index' and tbl_name = 'households' "
                     "and sql is not null").fetchall()
-                for name, _ in self.dropped:
-                    self.conn.execute(f'drop index "{name}"')
+                try:
+                    for name, _ in self.dropped:
+                        self.conn.execute(f'drop index "{name}"')
+                except BaseException:
+                    self.restore_cache()
+                    raise
 
     def __call__(self, households: list, votes: list, updates: list) -> None:
         conn = self.conn
@@ -530,30 +542,37 @@ def _check_in_child(database: str, path: Path, scope: Scope, report: Report, wri
     stops sending rows once it finds an error but goes on checking, so the report is complete. If
     it fails or dies, this raises and the transaction rolls back: nothing is half-written.
     """
+    import gc
     import os
     import pickle
     import subprocess
     import sys
 
-    import gc
-
     package_parent = str(Path(__file__).resolve().parent.parent)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_parent, os.environ.get("PYTHONPATH")]))}
+    # Started in the package's own directory: `python -c` looks in the working directory first,
+    # and a stray portal/ or csv.py there must not be what runs (and what this process unpickles).
     child = subprocess.Popen([sys.executable, "-c", "from portal.importer import child_main; child_main()"],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, cwd=package_parent)
     collecting = gc.isenabled()
     gc.disable()          # a million unpickled tuples hold no cycles; scanning them is time lost
+    finished = False
     try:
-        pickle.dump((database, str(path), scope, report.filename), child.stdin)
-        child.stdin.close()
+        try:
+            pickle.dump((database, str(path.resolve()), scope, report.filename), child.stdin)
+        finally:
+            child.stdin.close()
         while True:
             try:
                 message = pickle.load(child.stdout)
-            except EOFError:
-                raise RuntimeError(f"import checker process ended without a result (exit {child.wait()})") from None
+            except (EOFError, pickle.UnpicklingError):
+                child.wait()
+                raise RuntimeError(f"import checker process ended without a result (exit {child.returncode})") from None
             if message[0] == "batch":
-                writer(*message[1:])
+                households, votes, updates = message[1:]
+                writer(zip(*households) if households else (), zip(households[0], *votes) if households else (), updates)
             elif message[0] == "done":
+                finished = True
                 return message[1]
             elif message[0] == "refused":
                 raise ImportFileError(message[1])
@@ -563,12 +582,13 @@ def _check_in_child(database: str, path: Path, scope: Scope, report: Report, wri
         if collecting:
             gc.enable()
         child.stdout.close()
-        if child.poll() is None:
-            try:
-                child.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                child.kill()
-                child.wait()
+        if not finished:
+            child.kill()                  # no waiting with the write lock held
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def child_main() -> None:
@@ -595,7 +615,10 @@ def child_main() -> None:
         columns, _, data, first = find_header(rows, "applicants")
         report = Report(kind="applicants", filename=filename, encoding=encoding)
         handler = _ApplicantRows(db, scope, columns, report)
-        handler.writer = lambda households, votes, updates: send(("batch", households, votes, updates))
+        # Rows go as columns: a third less to unpickle on the writer's side, which is the busier one.
+        # The votes' household ids are the households' own, so only votes and voters are sent.
+        handler.writer = lambda households, votes, updates: send(
+            ("batch", list(zip(*households)), list(zip(*votes))[1:], updates))
         check_rows(handler, data, first, report)
         handler.finish()
         send(("done", report))
@@ -798,17 +821,18 @@ class _ApplicantRows(_Rows):
         self.has_dates = "applied_on" in self.columns
         order = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
                  "single_child", "all_daughters", "income", "proposed", "village", "township")
-        self.width = max(i for i, _ in self.columns.values()) + 2
-        blank = self.width - 1          # an always-empty cell for the columns the file does not have
-        indexes = [self.columns[f][0] if f in self.columns else blank for f in order]
-        self._getter = operator.itemgetter(*indexes)
-        self.indexes = indexes
+        self.width = max(i for i, _ in self.columns.values()) + 1
+        # A field the file does not have reads an empty cell that pick() appends to every row (the
+        # cell after the last known column may be a 备注 column the file does have).
+        self.indexes = [self.columns[f][0] if f in self.columns else None for f in order]
+        self._getter = operator.itemgetter(*(-1 if i is None else i for i in self.indexes))
         if self.default_village:
             self.village_cache[("", "")] = self.default_village
 
     def pick(self, row: list[str]) -> tuple:
         if len(row) < self.width:
             row.extend([""] * (self.width - len(row)))
+        row.append("")
         return self._getter(row)
 
     def batch(self, number: int, cols: list[tuple[str, ...]], n: int) -> bool:
@@ -821,7 +845,7 @@ class _ApplicantRows(_Rows):
             return False
         blank = ("",) * n
         names, raw_ids, sizes, causes, votes, voters, groups, disabled, single, daughters, incomes, proposed, \
-            village_names, townships = (cols[i] if i < len(cols) else blank for i in self.indexes)
+            village_names, townships = (blank if i is None or i >= len(cols) else cols[i] for i in self.indexes)
         if not all(names) or any(proposed):
             return False
         ids = list(map(str.upper, raw_ids))
@@ -957,10 +981,13 @@ class _ApplicantRows(_Rows):
                 self.problem(number, "id_number", mask_id(id_value),
                              f"与第 {first} 行是同一个身份证号：同一人不能登记两次（可能拆户或空挂户）。")
                 id_hash = None
-        size = int(size_text) if size_text.isdigit() and size_text != "0" else self.integer(number, row, "size", 1)
+        size = int(size_text) if size_text.isdigit() else 0
+        if size < 1:
+            size = self.integer(number, row, "size", 1)
         votes = int(votes_text) if votes_text.isdigit() else self.integer(number, row, "votes")
-        voters = int(voters_text) if voters_text.isdigit() and voters_text != "0" else \
-            self.integer(number, row, "voters_present", 1)
+        voters = int(voters_text) if voters_text.isdigit() else 0
+        if voters < 1:
+            voters = self.integer(number, row, "voters_present", 1)
         if votes is not None and voters is not None and votes > voters:
             self.problem(number, "votes", str(votes), f"得票数不能多于参评人数（{voters}）。")
         village = self.village_cache.get((village_name, township)) or self.village_of(number, village_name, township)
@@ -969,7 +996,7 @@ class _ApplicantRows(_Rows):
             causes_json = self.parse_causes(number, causes_text)
         if not income_text:
             income = 0.0
-        elif income_text.isdigit():
+        elif income_text.isdigit() and len(income_text) < 16:
             income = float(income_text)
         else:
             try:

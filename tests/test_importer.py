@@ -477,3 +477,58 @@ def test_second_process_dry_run_writes_nothing(db, county, tmp_path, parallel):
     report = import_file(db, write_csv(tmp_path / "a.csv", _messy(600)), kind="applicants", scope=scope(), dry_run=True)
     assert report.ok and not report.written and report.added == 600
     assert household_count(db) == before
+
+
+def test_fast_csv_reader_hands_over_mid_file(tmp_path, monkeypatch):
+    from portal import importer
+
+    monkeypatch.setattr(importer, "_CHUNK", 64)          # many chunks; quotes and a bare CR come late
+    text = "a,b,c\n" + "".join(f"张{i}, {i} ,x\r\n" for i in range(200)) + '"q,1",z,"two\nlines"\n' + "k,l,m\rn,o,p\n"
+    for encoding in ("utf-8", "gb18030"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes(text.encode(encoding))
+        assert list(importer._csv_rows(path, encoding)) == _csv_module_rows(path, encoding)
+
+
+def test_over_long_cell_is_refused_with_a_message(db, county, tmp_path):
+    table = rows(3)
+    table[1][0] = "赵" * 200_000
+    with pytest.raises(ImportFileError, match="CSV 文件格式有误"):
+        import_file(db, write_csv(tmp_path / "a.csv", table), kind="applicants", scope=scope())
+    assert household_count(db) == 8
+
+
+def test_a_remarks_column_after_the_known_ones_is_ignored(db, county, tmp_path):
+    head = ["户主姓名", "身份证号", "家庭人口", "得票数", "参评人数", "村", "备注"]
+    body = [[f"赵{i}", valid_id(i), 2, 20, 32, "双星村", "已核实"] for i in range(3)]
+    path = tmp_path / "a.csv"
+    path.write_text("\n".join(",".join(map(str, r)) for r in [head, *body]), encoding="utf-8")
+    report = import_file(db, path, kind="applicants", scope=scope(region="430811"))
+    assert report.ok and report.added == 3, report.problems
+    path.write_text("\n".join(",".join(map(str, r[:5] + r[6:])) for r in [head[:5] + ["备注"]] + [
+        [f"赵{i}", valid_id(10 + i), 2, 20, 32, "", "已核实"] for i in range(3)]), encoding="utf-8")
+    report = import_file(db, path, kind="applicants", scope=scope())        # a village page: no 村 column
+    assert report.ok and report.added == 3, report.problems
+    assert {r["village_code"] for r in db.query("select village_code from households where head_name like '赵%'")} == {"430811100001"}
+
+
+@pytest.mark.parametrize("col, value, message", [
+    (2, "00", "不能小于 1"),
+    (5, "00", "不能小于 1"),
+])
+def test_zeros_written_twice_are_still_zero(db, county, tmp_path, col, value, message):
+    table = rows(2)
+    table[1][col] = value
+    report = import_file(db, write_csv(tmp_path / "a.csv", table), kind="applicants", scope=scope())
+    assert not report.ok and [(p.row, message in p.message) for p in report.errors] == [(3, True)]
+
+
+def test_income_must_be_a_finite_number(db, county, tmp_path):
+    head = HEADER + ["人均纯收入"]
+    for bad in ("9" * 400, "nan", "-5"):
+        table = [r + ["1000"] for r in rows(2)]
+        table[0][-1] = bad
+        path = tmp_path / "a.csv"
+        path.write_text("\n".join(",".join(map(str, r)) for r in [head, *table]), encoding="utf-8")
+        report = import_file(db, path, kind="applicants", scope=scope())
+        assert not report.ok and report.errors[0].row == 2 and "人均纯收入" in report.errors[0].message, bad
