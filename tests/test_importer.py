@@ -532,3 +532,20 @@ def test_income_must_be_a_finite_number(db, county, tmp_path):
         path.write_text("\n".join(",".join(map(str, r)) for r in [head, *table]), encoding="utf-8")
         report = import_file(db, path, kind="applicants", scope=scope())
         assert not report.ok and report.errors[0].row == 2 and "人均纯收入" in report.errors[0].message, bad
+
+
+def test_web_upload_of_a_large_file_goes_through_the_checker_process(app, db, staff, tmp_path, parallel):
+    client = app.test_client()
+    login(client, "clerk")
+    table = _messy(1000)
+    path = write_csv(tmp_path / "a.csv", table, "gbk", title="标题", total=sum(r[2] for r in table))
+    with open(path, "rb") as f:
+        preview = client.post("/staff/r/430811100001/import", data={"kind": "applicants", "file": (f, "双星村.csv")},
+                              content_type="multipart/form-data")
+    page = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and "将导入新增 1000" in page and "GBK" in page
+    before = db["households"].count
+    token = page.split('name="token" value="')[1][:32]
+    done = client.post("/staff/r/430811100001/import/confirm", data={"token": token})
+    assert done.status_code == 302 and db["households"].count == before + 1000
+    assert db.execute("pragma foreign_key_check").fetchall() == []
