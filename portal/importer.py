@@ -201,14 +201,19 @@ def open_rows(path: Path) -> tuple[Iterator[list[str]], str]:
     return _csv_rows(path, encoding), {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GBK/GB18030"}.get(encoding, encoding)
 
 
+def sniff_dialect(f) -> type[csv.Dialect] | csv.Dialect:
+    """The CSV dialect (comma, tab or semicolon) from the first 4 KB; the file is rewound."""
+    sample = f.read(4096)
+    f.seek(0)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters=",\t;")
+    except csv.Error:
+        return csv.excel
+
+
 def _csv_rows(path: Path, encoding: str) -> Iterator[list[str]]:
     with open(path, encoding=encoding, newline="") as f:
-        sample = f.read(4096)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
+        dialect = sniff_dialect(f)
         yield from _plain_csv_rows(f, dialect.delimiter, dialect.quotechar or '"')
         nfkc = unicodedata.normalize
         reader = csv.reader(f, dialect)

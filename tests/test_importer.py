@@ -318,14 +318,10 @@ def _csv_module_rows(path, encoding):
     """The reference reader: the csv module, every cell folded (NFKC) and trimmed."""
     import unicodedata
 
+    from portal.importer import sniff_dialect
+
     with open(path, encoding=encoding, newline="") as f:
-        sample = f.read(4096)
-        f.seek(0)
-        try:
-            dialect = csv.Sniffer().sniff(sample, delimiters=",\t;")
-        except csv.Error:
-            dialect = csv.excel
-        return [[unicodedata.normalize("NFKC", c).strip() for c in r] for r in csv.reader(f, dialect)]
+        return [[unicodedata.normalize("NFKC", c).strip() for c in r] for r in csv.reader(f, sniff_dialect(f))]
 
 
 @pytest.mark.parametrize("text", [
