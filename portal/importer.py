@@ -19,7 +19,7 @@ import json
 import math
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import click
@@ -503,7 +503,8 @@ class _ApplicantWriter:
                     self.restore_cache()
                     raise
 
-    def __call__(self, households: list, votes: list, updates: list) -> None:
+    def __call__(self, households: Iterable[tuple], votes: Iterable[tuple], updates: list[tuple]) -> None:
+        """Insert new households with their votes; apply updates (re-imported IDs whose cells changed)."""
         conn = self.conn
         if households:
             conn.executemany(self.insert, households)
