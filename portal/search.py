@@ -290,6 +290,10 @@ def apply_outbox(batch: int = 500) -> int:
         if not docs:
             if now != state["notices_until"]:
                 _write_state(ix_dir, {**state, "notices_until": now})
+            global _next_prune
+            if time.monotonic() >= _next_prune:
+                prune_outbox(db, state["position"])
+                _next_prune = time.monotonic() + 3600
             return 0
         writer = index.open_dir(str(ix_dir)).writer()
         try:
@@ -313,6 +317,19 @@ def apply_outbox(batch: int = 500) -> int:
         return len(docs)
     finally:
         db.close()
+
+
+OUTBOX_KEEP_DAYS = 7
+_next_prune = 0.0          # monotonic time of the indexer's next prune (at most hourly, when idle)
+
+
+def prune_outbox(db, position: int) -> int:
+    """Delete outbox rows the index has applied (id <= its position) once they are a week old.
+    A rebuild reads its position from one snapshot and builds for minutes, not days, so no index
+    still to be swapped in can need them. Returns how many rows went."""
+    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=OUTBOX_KEEP_DAYS)).isoformat()
+    with write_transaction(db):
+        return db.execute("delete from search_outbox where id <= ? and at < ?", [position, cutoff]).rowcount
 
 
 def merge_when_idle(max_segments: int = 8) -> bool:

@@ -223,3 +223,26 @@ def test_a_word_that_is_both_a_place_and_initials_still_finds_the_household(app,
     assert (indexed["village_a"], "张*国") in entry_hits(find(app, "sxc zjg"))
     # ... and a place alone lists the place's lists, not everyone who lives there.
     assert entry_hits(find(app, "sxc")) == []
+
+
+def test_applied_outbox_rows_are_pruned_after_a_week(app, db, indexed, monkeypatch):
+    def ago(days):
+        return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat()
+
+    list_id = next(db.query("select id from lists order by id"))["id"]
+    for days in (10, 9, 8, 1):
+        db.execute("insert into search_outbox (doc, at) values (?, ?)", [f"list:{list_id}", ago(days)])
+    db.conn.commit()
+    monkeypatch.setattr(search, "_next_prune", 0.0)
+    with app.app_context():
+        assert search.apply_outbox() == 1                  # the four rows are applied (one document) ...
+        assert db["search_outbox"].count >= 4              # ... and nothing is pruned while there was work
+        assert search.apply_outbox() == 0                  # idle: the applied rows older than a week go
+    left = [r["at"] for r in db.query("select at from search_outbox")]
+    assert len(left) >= 1 and all(at > ago(7) for at in left)
+    assert search._next_prune > 0                          # and not again for an hour
+    db.execute("insert into search_outbox (doc, at) values (?, ?)", ["pages", ago(30)])
+    db.conn.commit()
+    newest = db.execute("select max(id) from search_outbox").fetchone()[0]
+    assert search.prune_outbox(db, newest - 1) == 0        # not applied yet: kept, however old
+    assert search.prune_outbox(db, newest) == 1
