@@ -11,8 +11,9 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
+import time
 
-from flask import Blueprint, abort, current_app, render_template, request
+from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
@@ -265,7 +266,8 @@ def new():
     problem = None
     if form.validate_on_submit():
         if form.website.data:          # only robots fill the hidden field: pretend all is well, keep nothing
-            return render_template("complaints/received.html", code=new_receipt_code(), lst=lst), 200
+            session["receipt"] = {"code": new_receipt_code(), "list_id": lst["id"] if lst else None, "at": time.time()}
+            return redirect(url_for("complaints.received"), 303)
         region_code = request.form.get("region", "") if not lst else None
         # Tight per list and household, but per sender: one person cannot use up everyone's reports.
         address = get_remote_address()
@@ -287,12 +289,32 @@ def new():
         except (EvidenceError, ValueError) as error:
             problem = str(error)
         else:
-            response = current_app.make_response(render_template("complaints/received.html", code=code, lst=lst))
-            response.headers["Cache-Control"] = "no-store"
-            return response
+            # Post/redirect/get: reloading the receipt page must not file the report again. The code
+            # waits in the (signed, HttpOnly) session cookie, never in a URL.
+            session["receipt"] = {"code": code, "list_id": lst["id"] if lst else None, "at": time.time()}
+            return redirect(url_for("complaints.received"), 303)
     status = 400 if (problem or form.errors) else 200
     return render_template("complaints/new.html", form=form, lst=lst, entry=entry, regions=regions,
                            problem=problem), status
+
+
+SHOWN_SECONDS = 30 * 60      # how long the receipt and the progress page survive a reload
+
+
+def _fresh(key: str) -> dict | None:
+    kept = session.get(key)
+    if kept and time.time() - kept.get("at", 0) <= SHOWN_SECONDS:
+        return kept
+    session.pop(key, None)
+    return None
+
+
+@bp.get("/complaints/received")
+def received():
+    """The receipt after filing (reloadable for a while; a shared phone forgets it after that)."""
+    kept = _fresh("receipt")
+    lst = {"id": kept["list_id"]} if kept and kept["list_id"] else None
+    return render_template("complaints/received.html", code=kept["code"] if kept else None, lst=lst)
 
 
 def find_by_code(db, raw: str) -> dict | None:
@@ -356,9 +378,25 @@ def add_info():
                                            "kind": "info_added",
                                            "text": (form.text.data or "").strip() + (f"（附 {len(files)} 个文件）" if files else "")})
     except (EvidenceError, ValueError) as error:
-        problem = str(error)
-    response = current_app.make_response((render_template(
-        "complaints/status.html", add=AddInfoForm(code=form.code.data), problem=problem,
-        added=problem is None, **track_view(db, complaint)), 400 if problem else 200))
+        response = current_app.make_response((render_template(
+            "complaints/status.html", add=AddInfoForm(code=form.code.data), problem=str(error),
+            **track_view(db, complaint)), 400))
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    session["progress"] = {"code": form.code.data, "at": time.time(), "added": True}
+    return redirect(url_for("complaints.progress"), 303)      # a reload must not add it twice
+
+
+@bp.get("/complaints/track/progress")
+def progress():
+    """The progress page again after 补充情况 (post/redirect/get), for the code kept in the session."""
+    kept = _fresh("progress")
+    complaint = find_by_code(get_db(), kept["code"]) if kept else None
+    if complaint is None:
+        return redirect(url_for("complaints.track"))
+    added = kept.pop("added", False)
+    session["progress"] = kept
+    response = current_app.make_response(render_template(
+        "complaints/status.html", add=AddInfoForm(code=kept["code"]), added=added, **track_view(get_db(), complaint)))
     response.headers["Cache-Control"] = "no-store"
     return response

@@ -19,7 +19,7 @@ def file_report(client, list_id, entry=None, **extra):
     if entry:
         data["entry"] = str(entry)
     url = f"/complaints/new?list={list_id}" + (f"&entry={entry}" if entry else "")
-    return client.post(url, data=data, content_type="multipart/form-data")
+    return client.post(url, data=data, content_type="multipart/form-data", follow_redirects=True)
 
 
 def receipt(resp) -> str:
@@ -130,7 +130,7 @@ def test_evidence_photo_is_cleaned_and_served_only_to_staff(app, reporter, db, s
 def test_reporter_adds_information(reporter, db, staff):
     code = receipt(file_report(reporter, staff["village_a"]))
     resp = reporter.post("/complaints/track/add", data={"code": code, "text": "车牌是湘G开头"},
-                         content_type="multipart/form-data")
+                         content_type="multipart/form-data", follow_redirects=True)
     assert resp.status_code == 200 and "已收到您补充的情况" in resp.get_data(as_text=True)
     empty = reporter.post("/complaints/track/add", data={"code": code, "text": ""}, content_type="multipart/form-data")
     assert empty.status_code == 400 and "请填写补充情况" in empty.get_data(as_text=True)
@@ -380,3 +380,30 @@ def test_decompression_bombs_are_refused(app, staff):
     Image.new("1", (9000, 9000)).save(out, "PNG")
     with pytest.raises(EvidenceError, match="像素太大"):
         reencode(out.getvalue(), "png")
+
+
+def test_reloading_the_receipt_or_progress_page_files_nothing_twice(reporter, db, staff, monkeypatch):
+    from portal import complaints
+
+    url = f"/complaints/new?list={staff['village_a']}&entry=1"
+    posted = reporter.post(url, data={"list": str(staff["village_a"]), "entry": "1", "ground": "vehicle",
+                                      "text": "他家去年买了一辆新车", "anonymous": "y"}, content_type="multipart/form-data")
+    assert posted.status_code == 303 and posted.headers["Location"].endswith("/complaints/received")
+    assert "Cache-Control" in posted.headers and "no-store" in posted.headers["Cache-Control"]
+    first, again = reporter.get("/complaints/received"), reporter.get("/complaints/received")     # a reload
+    code = receipt(first)
+    assert receipt(again) == code and db["complaints"].count == 1
+    assert code not in posted.headers["Location"]
+    added = reporter.post("/complaints/track/add", data={"code": code, "text": "车牌是湘G开头"},
+                          content_type="multipart/form-data")
+    assert added.status_code == 303 and code not in added.headers["Location"]
+    shown = reporter.get(added.headers["Location"]).get_data(as_text=True)
+    reloaded = reporter.get(added.headers["Location"]).get_data(as_text=True)
+    assert "已收到您补充的情况" in shown and "已收到您补充的情况" not in reloaded and "车牌是湘G开头" in reloaded
+    assert db["complaint_events"].count_where("kind = 'info_added'") == 1
+    other = reporter.application.test_client()                                  # another phone: nothing to see
+    assert "回执已不再显示" in other.get("/complaints/received").get_data(as_text=True)
+    assert other.get("/complaints/track/progress").status_code == 302
+    monkeypatch.setattr(complaints, "SHOWN_SECONDS", -1)                        # half an hour later
+    assert "回执已不再显示" in reporter.get("/complaints/received").get_data(as_text=True)
+    assert code not in reporter.get("/complaints/received").get_data(as_text=True)

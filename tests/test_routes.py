@@ -26,6 +26,8 @@ COVERED = {
     "/feeds/<code>.<any(rss, atom):fmt>": "test_feeds",
     "/complaints/track": "test_complaints",
     "/complaints/track/add": "test_complaints",
+    "/complaints/received": "test_complaints",
+    "/complaints/track/progress": "test_complaints",
     "/search": "test_search",
 }
 
