@@ -39,6 +39,9 @@ DEFAULTS = {
     "SESSION_REFRESH_EACH_REQUEST": True,
     # ... and at the latest this long after logging in, however active.
     "SESSION_MAX_AGE": 12 * 3600,
+    # A form's CSRF token lasts this long (Flask-WTF's default is one hour): a villager who takes
+    # longer to write a report must not lose it on 提交. Staff sessions still end as above.
+    "WTF_CSRF_TIME_LIMIT": 12 * 3600,
     # Set true behind HTTPS: Secure cookies and HSTS.
     "HTTPS": False,
     # Number of reverse proxies in front whose X-Forwarded-* headers are trusted.
