@@ -88,8 +88,14 @@ def parse_front_matter(text: str) -> tuple[dict, str]:
 
 def render_markdown(text: str) -> Markup:
     """Markdown to HTML, sanitised with nh3: content pages today, staff-written notices later."""
-    return Markup(nh3.clean(markdown.markdown(text, extensions=["tables"]),
-                            tags=nh3.ALLOWED_TAGS | {"table", "thead", "tbody", "tr", "th", "td"}))
+    clean = nh3.clean(markdown.markdown(text, extensions=["tables"]),
+                      tags=nh3.ALLOWED_TAGS | {"table", "thead", "tbody", "tr", "th", "td"})
+    # A wide table scrolls inside its own box on a phone, not the whole page (added after cleaning:
+    # the wrapper is ours, the text inside it is sanitised).
+    return Markup(clean.replace("<table>", TABLE_WRAP + "<table>").replace("</table>", "</table></div>"))
+
+
+TABLE_WRAP = '<div class="table-wrap" tabindex="0" role="region" aria-label="表格（可左右滑动）">'
 
 
 def load_page(slug: str) -> Page | None:

@@ -47,7 +47,7 @@ def test_page_has_no_accessibility_violations(live_server, open_context, path):
     assert axe_violations(page) == []
 
 
-@pytest.mark.parametrize("path", ["/", "/lists/16"])
+@pytest.mark.parametrize("path", ALL_PAGES)
 def test_page_fits_a_phone_without_sideways_scrolling(live_server, open_context, path):
     page = open_context(javascript=True).new_page()
     page.goto(live_server + path)
