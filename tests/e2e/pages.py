@@ -14,6 +14,7 @@ HTML_PAGES = {
     "lists.print_view": ["/lists/1/print", "/lists/16/print"],
     "complaints.new": ["/complaints/new", "/complaints/new?list=8", "/complaints/new?list=8&entry=3"],
     "complaints.track": ["/complaints/track"],
+    "complaints.received": ["/complaints/received"],        # without a fresh filing: 回执已不再显示
     "notices.notice": ["/notices/1"],
     "search.search_page": ["/search", "/search?q=zjg", "/search?q=lwb", "/search?q=%E7%B4%A2%E6%BA%AA%E5%B3%AA&state=open",
                            "/search?q=zhang&page=2", "/search?q=%28", "/search?q=" + "x" * 201],
@@ -32,4 +33,5 @@ DATA_ROUTES = {
     "feeds.feed": "RSS/Atom, checked strictly in tests/test_feeds.py",
     "static": "static files, weighed with each page",
     "complaints.add_info": "POST only: the status page it answers is checked in test_complaint_journey",
+    "complaints.progress": "the status page again after 补充情况 (session only; else a redirect): test_complaints",
 }
