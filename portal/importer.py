@@ -566,8 +566,9 @@ def _check_in_child(database: str, path: Path, scope: Scope, report: Report, wri
     try:
         try:
             pickle.dump((database, str(path.resolve()), scope, report.filename), child.stdin)
-        finally:
             child.stdin.close()
+        except BrokenPipeError:           # the child died at once: the read below says so
+            pass
         while True:
             try:
                 message = pickle.load(child.stdout)
