@@ -823,7 +823,6 @@ class _ApplicantRows(_Rows):
         self.village_names = {c["code"]: c["name"] for cs in self.villages.values() for c in cs}
         self.village_cache: dict[tuple[str, str], str] = {}
         self.causes_cache: dict[str, str] = {}
-        self.campaign_id = self.campaign["id"]
         self.today = scope.today.isoformat()
         self.has_dates = "applied_on" in self.columns
         order = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
@@ -1096,7 +1095,7 @@ class _ApplicantRows(_Rows):
         self.check_total("size", self.persons, "家庭人口")
         for village, persons in self.proposed.items():
             quota = get_quota(self.db, self.campaign["id"], village)
-            name = next((c["name"] for cs in self.villages.values() for c in cs if c["code"] == village), village)
+            name = self.village_names.get(village, village)
             try:
                 rules.check_selection_within_quota(persons, quota["persons"] if quota else None, name)
             except rules.QuotaError as error:
