@@ -112,6 +112,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     if not app.config.get("ID_HASH_KEY"):
         app.config["ID_HASH_KEY"] = _instance_secret(Path(app.instance_path), "id_hash_key")
 
+    from . import clock
+
+    app.extensions[clock.EXTENSION] = clock.from_config(app.config)
     csrf.init_app(app)
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter

@@ -7,7 +7,6 @@ console route by ``staff.staff_route``.
 from __future__ import annotations
 
 import sys
-import time
 
 import click
 import flask_login
@@ -21,8 +20,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from . import audit
-from .campaigns import now_text
+from . import audit, clock
 from .db import get_db, write_transaction
 from .regions import get_region_row
 from .security import limiter
@@ -113,7 +111,7 @@ class User(flask_login.UserMixin):
 @login_manager.user_loader
 def load_user(token: str):
     # However active, a session ends SESSION_MAX_AGE seconds after the password was typed.
-    if int(time.time()) - session.get("login_at", 0) > int(current_app.config["SESSION_MAX_AGE"]):
+    if int(clock.current().timestamp()) - session.get("login_at", 0) > int(current_app.config["SESSION_MAX_AGE"]):
         return None
     user_id, _, version = token.partition(":")
     if not user_id.isdigit() or not version.isdigit():
@@ -133,7 +131,7 @@ def check_password_rules(password: str) -> None:
 
 
 def create_user(db, *, username: str, display_name: str, role: str, region_code: str, password: str,
-                actor: str, actor_role: str, key: bytes | None = None) -> int:
+                actor: str, actor_role: str, key: bytes | None = None, clock) -> int:
     """Create a staff account (audited; the password is stored only as an argon2 hash)."""
     username = username.strip()
     if not username or len(username) > 40 or any(c.isspace() for c in username):
@@ -152,12 +150,12 @@ def create_user(db, *, username: str, display_name: str, role: str, region_code:
         user_id = db["users"].insert({
             "username": username, "display_name": display_name.strip() or username, "role": role,
             "region_code": region_code, "password_hash": hasher.hash(password), "session_version": 1,
-            "active": 1, "created_at": now_text(),
+            "active": 1, "created_at": clock.stamp(),
         }).last_pk
         audit.record(db, actor=actor, role=actor_role, action="user.create", object_type="user", object_id=user_id,
                      region_code=region_code,
                      after={"username": username, "display_name": display_name, "role": role, "region_code": region_code},
-                     key=key)
+                     key=key, clock=clock)
     return user_id
 
 
@@ -181,7 +179,7 @@ def verify_login(db, username: str, password: str) -> dict | None:
 _DUMMY_HASH = hasher.hash("not a password of anyone")
 
 
-def change_password(db, user: User, old: str, new: str) -> None:
+def change_password(db, user: User, old: str, new: str, *, clock) -> None:
     if verify_login(db, user.username, old) is None:
         raise ValueError("原密码不对。")
     check_password_rules(new)
@@ -189,7 +187,7 @@ def change_password(db, user: User, old: str, new: str) -> None:
         db.execute("update users set password_hash = ?, session_version = session_version + 1 where id = ?",
                    [hasher.hash(new), user.id])
         audit.record(db, actor=user.username, role=user.role, action="user.password", object_type="user",
-                     object_id=user.id, region_code=user.region_code)
+                     object_id=user.id, region_code=user.region_code, clock=clock)
 
 
 # --- Views ---------------------------------------------------------------------------------------
@@ -233,7 +231,7 @@ def login():
             forget_attempts(form.username.data)
             session.clear()
             session.permanent = True
-            session["login_at"] = int(time.time())
+            session["login_at"] = int(clock.current().timestamp())
             flask_login.login_user(User(row))
             next_url = request.args.get("next", "")
             if not next_url.startswith("/staff") or next_url.startswith("//"):
@@ -264,7 +262,7 @@ def password():
     if form.validate_on_submit():
         password_attempt(flask_login.current_user.username)
         try:
-            change_password(get_db(), flask_login.current_user, form.old.data, form.new.data)
+            change_password(get_db(), flask_login.current_user, form.old.data, form.new.data, clock=clock.current())
         except ValueError as error:
             form.old.errors.append(str(error))
         else:
@@ -292,7 +290,8 @@ def create_user_command(username, role, region_code, display_name):
         password = sys.stdin.readline().rstrip("\n")
     try:
         user_id = create_user(get_db(), username=username, display_name=display_name, role=role,
-                              region_code=region_code, password=password, actor="命令行", actor_role="cli")
+                              region_code=region_code, password=password, actor="命令行", actor_role="cli",
+                              clock=clock.current())
     except ValueError as error:
         raise click.ClickException(str(error))
     click.echo(f"Created user {username} (id {user_id}, {role}, region {region_code}).")

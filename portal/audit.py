@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import json
@@ -35,14 +34,14 @@ def row_hash(row: dict, key: bytes) -> str:
 
 
 def record(db, *, actor: str, role: str, action: str, object_type: str, object_id, region_code: str | None = None,
-           before=None, after=None, key: bytes | None = None) -> int:
-    """Append one audit row; must run inside the write's transaction."""
+           before=None, after=None, key: bytes | None = None, clock) -> int:
+    """Append one audit row, stamped by the portal's clock; must run inside the write's transaction."""
     if not db.conn.in_transaction:
         raise RuntimeError("audit.record must run inside the write's transaction")
     last = next(db.query("select id, hash from audit_log order by id desc limit 1"), None)
     row = {
         "id": (last["id"] + 1) if last else 1,
-        "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds"),
+        "at": clock.stamp("microseconds"),
         "actor": actor,
         "role": role,
         "action": action,

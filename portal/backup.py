@@ -7,7 +7,6 @@ size of every file. The search index is not backed up: it is derived, and rebuil
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import json
 import os
@@ -21,7 +20,7 @@ import sqlite_utils
 from flask import Config, current_app
 from flask.cli import with_appcontext
 
-from . import audit
+from . import audit, clock
 from .db import connect, migrations
 
 FORMAT = 1
@@ -50,7 +49,7 @@ class Places:
 # --- Backup -----------------------------------------------------------------------------------------
 
 
-def backup(places: Places, directory: Path) -> dict:
+def backup(places: Places, directory: Path, *, clock) -> dict:
     """Write a backup into ``directory`` (new or empty) and return its manifest.
 
     It is built in a hidden sibling folder and renamed into place at the end, so a crash never leaves a
@@ -70,7 +69,7 @@ def backup(places: Places, directory: Path) -> dict:
         for name in SETTINGS:
             if (places.instance / name).is_file():
                 _copy(places.instance / name, work / "settings" / name, mode=0o600)
-        manifest = {"format": FORMAT, "created_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        manifest = {"format": FORMAT, "created_at": clock.stamp(),
                     **schema, "files": {rel: _describe(work / rel) for rel in _files_in(work)}}
         (work / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n")
         os.chmod(work / MANIFEST, 0o600)
@@ -271,7 +270,7 @@ def restored_audit_key(app) -> bytes:
 def backup_command(directory):
     """Write a consistent backup of this instance into DIRECTORY (new or empty); safe while the portal runs."""
     try:
-        manifest = backup(Places.of(current_app), directory)
+        manifest = backup(Places.of(current_app), directory, clock=clock.current())
     except BackupError as error:
         raise click.ClickException(str(error)) from error
     files = manifest["files"]

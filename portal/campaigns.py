@@ -23,10 +23,6 @@ def id_key() -> bytes:
     return current_app.config["ID_HASH_KEY"].encode()
 
 
-def now_text() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-
-
 def create_campaign(
     db,
     *,
@@ -38,6 +34,7 @@ def create_campaign(
     dibao_included: bool = True,
     wubao_excluded: bool = True,
     stop_at_first_misfit: bool = False,
+    clock,
 ) -> int:
     county = get_region_row(db, county_code)
     if county is None or county["level"] != "county":
@@ -59,7 +56,7 @@ def create_campaign(
                     {"dibao_included": dibao_included, "wubao_excluded": wubao_excluded}
                 ),
                 "stop_at_first_misfit": int(stop_at_first_misfit),
-                "created_at": now_text(),
+                "created_at": clock.stamp(),
             }
         ).last_pk
 
@@ -154,6 +151,7 @@ def add_household(
     all_daughters: bool = False,
     votes: int | None = None,
     voters_present: int | None = None,
+    clock,
 ) -> int:
     """Register an applicant household (and its vote result, when known)."""
     unknown = [c for c in causes if c not in rules.CAUSES]
@@ -175,7 +173,7 @@ def add_household(
                 "applied_on": applied_on.isoformat(),
                 "id_hash": hash_id(id_number, id_key) if id_number else None,
                 "id_masked": mask_id(id_number) if id_number else None,
-                "created_at": now_text(),
+                "created_at": clock.stamp(),
             }
         ).last_pk
         if votes is not None:

@@ -7,11 +7,9 @@ only and never appears on a public page.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import secrets
-import time
 
 from flask import Blueprint, abort, current_app, redirect, render_template, request, session, url_for
 from flask_limiter.util import get_remote_address
@@ -23,7 +21,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, Regexp
 
 from . import audit, clock
-from .campaigns import id_key, now_text
+from .campaigns import id_key
 from .db import get_db, write_transaction
 from .evidence import EvidenceError, read_upload, store
 from .privacy import mask_name
@@ -128,7 +126,7 @@ def open_in_window(db, list_ids: list[int]) -> int:
 
 def file_complaint(db, *, list_id: int | None, household_id: int | None, region_code: str | None, ground: str,
                    text: str, about_committee: bool, anonymous: bool, name: str, phone: str, files: list,
-                   key: bytes, today: dt.date, channel: str = "online", operator: str | None = None) -> tuple[int, str]:
+                   key: bytes, clock, channel: str = "online", operator: str | None = None) -> tuple[int, str]:
     """Record a complaint with its evidence; returns (id, receipt code). The code is shown once."""
     list_row = next(db.query("select * from lists where id = ?", [list_id]), None) if list_id else None
     if list_id and list_row is None:
@@ -140,7 +138,7 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
                                     [list_id, list_row["current_version"]]))
         version = version_row["version"]
         # Filed before the window ends (even before it opens): it must be settled before the next level.
-        within = int(today.isoformat() <= version_row["window_end"])
+        within = int(clock.today().isoformat() <= version_row["window_end"])
         if household_id and not next(db.query(
                 "select 1 from list_entries where list_id = ? and household_id = ?", [list_id, household_id]), None):
             raise ValueError("这户不在这份名单上。")
@@ -149,7 +147,7 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
         raise ValueError("请选择要反映的地方。")
     handler = handler_region(db, list_row, region_code, ground, about_committee)
     code = new_receipt_code()
-    now = now_text()
+    now = clock.stamp()
     with write_transaction(db):
         complaint_id = db["complaints"].insert({
             "receipt_hash": code_hash(normalise_code(code), key), "list_id": list_id, "list_version": version,
@@ -160,24 +158,24 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
             "channel": channel, "operator": operator, "within_window": within, "status": "received",
             "filed_at": now,
         }).last_pk
-        add_files(db, complaint_id, files)
+        add_files(db, complaint_id, files, clock=clock)
         db["complaint_events"].insert({"complaint_id": complaint_id, "at": now, "actor": operator or "举报人",
                                        "kind": "filed", "text": CHANNELS[channel]})
         # The filing itself is on the record too: when, about what, where — never who.
         audit.record(db, actor=operator or "公众", role="staff" if operator else "public", action="complaint.file",
-                     object_type="complaint", object_id=complaint_id, region_code=handler, key=key,
+                     object_type="complaint", object_id=complaint_id, region_code=handler, key=key, clock=clock,
                      after={"list_id": list_id, "household_id": household_id, "ground": ground, "channel": channel,
                             "within_window": within, "files": len(files)})
     return complaint_id, code
 
 
-def add_files(db, complaint_id: int, files: list) -> None:
+def add_files(db, complaint_id: int, files: list, *, clock) -> None:
     """Store already-read evidence (data, content type, ext) for a complaint."""
     for data, content_type, ext in files:
         stored, digest = store("complaints", str(complaint_id), data, ext)
         if not next(db.query("select 1 from complaint_files where stored_name = ?", [stored]), None):
             db["complaint_files"].insert({"complaint_id": complaint_id, "stored_name": stored, "content_type": content_type,
-                                          "size": len(data), "sha256": digest, "added_at": now_text()})
+                                          "size": len(data), "sha256": digest, "added_at": clock.stamp()})
 
 
 def read_files(storages) -> list[tuple[bytes, str, str]]:
@@ -266,7 +264,8 @@ def new():
     problem = None
     if form.validate_on_submit():
         if form.website.data:          # only robots fill the hidden field: pretend all is well, keep nothing
-            session["receipt"] = {"code": new_receipt_code(), "list_id": lst["id"] if lst else None, "at": time.time()}
+            session["receipt"] = {"code": new_receipt_code(), "list_id": lst["id"] if lst else None,
+                                  "at": clock.current().timestamp()}
             return redirect(url_for("complaints.received"), 303)
         region_code = request.form.get("region", "") if not lst else None
         # Tight per list and household, but per sender: one person cannot use up everyone's reports.
@@ -285,13 +284,13 @@ def new():
                 db, list_id=lst["id"] if lst else None, household_id=entry["household_id"] if entry else None,
                 region_code=region_code, ground=form.ground.data, text=form.text.data,
                 about_committee=form.about_committee.data, anonymous=form.anonymous.data, name=form.name.data or "",
-                phone=form.phone.data or "", files=files, key=id_key(), today=clock.today())
+                phone=form.phone.data or "", files=files, key=id_key(), clock=clock.current())
         except (EvidenceError, ValueError) as error:
             problem = str(error)
         else:
             # Post/redirect/get: reloading the receipt page must not file the report again. The code
             # waits in the (signed, HttpOnly) session cookie, never in a URL.
-            session["receipt"] = {"code": code, "list_id": lst["id"] if lst else None, "at": time.time()}
+            session["receipt"] = {"code": code, "list_id": lst["id"] if lst else None, "at": clock.current().timestamp()}
             return redirect(url_for("complaints.received"), 303)
     status = 400 if (problem or form.errors) else 200
     return render_template("complaints/new.html", form=form, lst=lst, entry=entry, regions=regions,
@@ -303,7 +302,7 @@ SHOWN_SECONDS = 30 * 60      # how long the receipt and the progress page surviv
 
 def _fresh(key: str) -> dict | None:
     kept = session.get(key)
-    if kept and time.time() - kept.get("at", 0) <= SHOWN_SECONDS:
+    if kept and clock.current().timestamp() - kept.get("at", 0) <= SHOWN_SECONDS:
         return kept
     session.pop(key, None)
     return None
@@ -373,8 +372,9 @@ def add_info():
         if not (form.text.data or "").strip() and not files:
             raise ValueError("请填写补充情况或选择文件。")
         with write_transaction(db):
-            add_files(db, complaint["id"], files)
-            db["complaint_events"].insert({"complaint_id": complaint["id"], "at": now_text(), "actor": "举报人",
+            add_files(db, complaint["id"], files, clock=clock.current())
+            db["complaint_events"].insert({"complaint_id": complaint["id"], "at": clock.current().stamp(),
+                                           "actor": "举报人",
                                            "kind": "info_added",
                                            "text": (form.text.data or "").strip() + (f"（附 {len(files)} 个文件）" if files else "")})
     except (EvidenceError, ValueError) as error:
@@ -383,7 +383,7 @@ def add_info():
             **track_view(db, complaint)), 400))
         response.headers["Cache-Control"] = "no-store"
         return response
-    session["progress"] = {"code": form.code.data, "at": time.time(), "added": True}
+    session["progress"] = {"code": form.code.data, "at": clock.current().timestamp(), "added": True}
     return redirect(url_for("complaints.progress"), 303)      # a reload must not add it twice
 
 

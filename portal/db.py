@@ -362,7 +362,8 @@ def m0004_complaints(db: sqlite_utils.Database) -> None:
 def m0005_notices(db: sqlite_utils.Database) -> None:
     db.executescript(
         """
-        -- 公告 written by staff in markdown; public from publish_at on (a scheduled time, UTC ISO).
+        -- 公告 written by staff in markdown; public from publish_at on (a scheduled time, ISO 8601 in the
+        -- portal's zone, e.g. 2026-11-22T09:00:00+08:00: compared as text with the clock's local_stamp).
         create table notices (
             id integer primary key,
             region_code text not null references regions(code),
@@ -404,7 +405,8 @@ def m0006_search(db: sqlite_utils.Database) -> None:
         """
     )
     search.rebuild_keys(db)
-    search.enqueue(db, "all")
+    # No outbox row is needed for the documents: no index existed before this migration, and the
+    # indexer builds a missing index from the whole database when it starts.
 
 
 @migrations(name="0007_lookup_indexes")

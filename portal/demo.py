@@ -1,7 +1,7 @@
 """The demo county: 武陵源区 with the documents' real quotas (S0) and invented villages and households.
 
 Loaded from ``import/demo/`` when the database is empty at first start, or on demand with
-``flask --app portal load-demo``. Publicity windows are placed relative to today, so the site
+``flask --app portal load-demo``. Publicity windows are placed relative to the portal clock's today, so the site
 always shows lists that are open now, about to open and already closed.
 """
 
@@ -53,8 +53,10 @@ def _shifted(applied_on: str, today: dt.date) -> dt.date:
     return today - dt.timedelta(days=70) + (dt.date.fromisoformat(applied_on) - dt.date(2014, 3, 1))
 
 
-def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
-    """Load the demo into an empty database; returns counts of what was loaded."""
+def load_demo(db, demo_dir: Path, clock, id_key: bytes) -> dict:
+    """Load the demo into an empty database, its windows placed around ``clock``'s today; returns
+    counts of what was loaded."""
+    today = clock.today()
     if next(db.query("select 1 from regions limit 1"), None):
         raise click.ClickException("数据库里已经有数据：演示数据只能载入空数据库（load-demo --reset 可清空后重载）。")
     with write_transaction(db):
@@ -68,6 +70,7 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
             name="演示批次",
             reference_date=dt.date(today.year - 1, 12, 31),
             income_line=2736,
+            clock=clock,
         )
         reserve = 0
         quota_rows = _read(demo_dir / "quotas.csv")
@@ -100,10 +103,11 @@ def load_demo(db, demo_dir: Path, today: dt.date, id_key: bytes) -> dict:
                 applied_on=_shifted(a["申请日期"], today),
                 votes=int(a["得票数"]),
                 voters_present=int(a["参评人数"]),
+                clock=clock,
             )
             households += 1
-        lists = _publish_demo_lists(db, campaign_id, today, id_key)
-        _demo_notice(db, today)
+        lists = _publish_demo_lists(db, campaign_id, clock, id_key)
+        _demo_notice(db, clock)
     return {"regions": len(regions), "households": households, "lists": lists}
 
 
@@ -113,8 +117,8 @@ def _published_at(start: dt.date) -> str:
     return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
-def _publish_demo_lists(db, campaign_id: int, today: dt.date, key: bytes) -> int:
-    day = lambda offset: today + dt.timedelta(days=offset)  # noqa: E731
+def _publish_demo_lists(db, campaign_id: int, clock, key: bytes) -> int:
+    day = lambda offset: clock.today() + dt.timedelta(days=offset)  # noqa: E731
     count = 0
     villages = list(db.query("select code, parent_code from regions where level = 'village' order by code"))
     for v in villages:
@@ -122,30 +126,31 @@ def _publish_demo_lists(db, campaign_id: int, today: dt.date, key: bytes) -> int
             continue
         start = day(VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]]))
         publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify", start=start,
-                     today=None, key=key, published_at=_published_at(start))
+                     today=None, key=key, published_at=_published_at(start), clock=clock)
         count += 1
-    _demo_replacement(db, campaign_id, "430811100001", day(REPLACEMENT_START), key)
+    _demo_replacement(db, campaign_id, "430811100001", day(REPLACEMENT_START), key, clock)
     for township, offset in TOWNSHIP_STARTS.items():
         publish_list(db, campaign_id=campaign_id, region_code=township, kind="identify", start=day(offset),
-                     today=None, key=key, published_at=_published_at(day(offset)))
+                     today=None, key=key, published_at=_published_at(day(offset)), clock=clock)
         count += 1
     return count
 
 
-def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, key: bytes) -> None:
+def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, key: bytes, clock) -> None:
     """One upheld report in 双星村: its second household loses its place and the waiting list
     fills the freed quota in rank order (依次递补); the replacements get a window of their own."""
     lst = next(db.query("select id from lists where region_code = ? and kind = 'identify'", [village_code]))
     selection = village_selection(db, campaign_id, village_code)
     removed = next(a for a in selection.selected[1:] if a.size <= 3)
     confirm(db, list_id=lst["id"], household_id=removed.id, ground="家中有财政供养人员（演示）", expected=None,
-            actor="演示数据", role="cli", key=key, today=None, start=start, published_at=_published_at(start))
+            actor="演示数据", role="cli", key=key, today=None, start=start, published_at=_published_at(start),
+            clock=clock)
 
 
-def _demo_notice(db, today: dt.date) -> None:
-    yesterday = dt.datetime.combine(today - dt.timedelta(days=1), dt.time(9), clock.zone())
+def _demo_notice(db, clock) -> None:
+    yesterday = dt.datetime.combine(clock.today() - dt.timedelta(days=1), dt.time(9), clock.zone)
     create_notice(db, region_code=COUNTY, title="关于扶贫对象识别名单公示的公告（演示）", body=DEMO_NOTICE,
-                  publish_at=yesterday.isoformat(timespec="seconds"), actor="演示数据", role="cli")
+                  publish_at=yesterday.isoformat(timespec="seconds"), actor="演示数据", role="cli", clock=clock)
 
 
 DEMO_NOTICE = """各村、乡镇的扶贫对象识别名单正在陆续公示，请大家留意本村的名单。
@@ -165,7 +170,7 @@ def load_demo_if_empty(db) -> None:
     if next(db.query("select 1 from regions limit 1"), None):
         return
     try:
-        load_demo(db, demo_dir(), clock.today(), id_key())
+        load_demo(db, demo_dir(), clock.current(), id_key())
     except sqlite3.IntegrityError:  # another worker loaded it at the same moment
         current_app.logger.info("demo data loaded by another worker")
 
@@ -175,7 +180,7 @@ def is_demo_only(db) -> bool:
     return next(db.query("select 1 from regions where code not like ?", [COUNTY + "%"]), None) is None
 
 
-def clear_all(db) -> None:
+def clear_all(db, clock) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with write_transaction(db):
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
@@ -185,7 +190,7 @@ def clear_all(db) -> None:
             db.execute(f"delete from {table}")
         for level in ("group", "village", "township", "county"):
             db.execute("delete from regions where level = ?", [level])
-        search.enqueue(db, "all")
+        search.enqueue(db, "all", clock=clock)
 
 
 @click.command("load-demo")
@@ -199,6 +204,6 @@ def load_demo_command(reset):
     elif not is_demo_only(db):
         raise click.ClickException("数据库里有演示县以外的数据，不能载入演示数据（确需清空请加 --reset）。")
     with write_transaction(db):
-        clear_all(db)
-        counts = load_demo(db, demo_dir(), clock.today(), id_key())
+        clear_all(db, clock.current())
+        counts = load_demo(db, demo_dir(), clock.current(), id_key())
     click.echo("Demo loaded: {regions} regions, {households} households, {lists} lists.".format(**counts))

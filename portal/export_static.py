@@ -245,6 +245,7 @@ def export_static(app, directory, *, live_url: str | None = None, keep: int = KE
     releases.mkdir(parents=True, exist_ok=True)
     with app.app_context():
         stamp = clock.now().astimezone(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        day_ago = clock.current().timestamp() - 86400
     name = f"{stamp}-{secrets.token_hex(3)}"
     staging = releases / f".tmp-{name}"
     staging.mkdir()
@@ -257,17 +258,17 @@ def export_static(app, directory, *, live_url: str | None = None, keep: int = KE
     link = root / f".current-{name}"
     os.symlink(os.path.join("releases", name), link)
     os.replace(link, current)
-    _prune(releases, keep, name)
+    _prune(releases, keep, name, day_ago)
     return {**manifest, "release": name}
 
 
-def _prune(releases: Path, keep: int, current: str) -> None:
+def _prune(releases: Path, keep: int, current: str, day_ago: float) -> None:
     """Delete releases beyond the newest ``keep`` (never the current one), and staging folders
     left by a crashed export more than a day ago."""
     done = sorted((p for p in releases.iterdir() if p.is_dir() and not p.name.startswith(".")),
                   key=lambda p: p.stat().st_mtime_ns, reverse=True)
     old = [p for p in done if p.name != current][max(keep - 1, 0):]
-    stale = [p for p in releases.glob(".tmp-*") if p.stat().st_mtime < time.time() - 86400]
+    stale = [p for p in releases.glob(".tmp-*") if p.stat().st_mtime < day_ago]
     for p in old + stale:
         shutil.rmtree(p, ignore_errors=True)
 

@@ -26,7 +26,8 @@ import click
 from flask.cli import with_appcontext
 
 from . import audit, rules
-from .campaigns import get_campaign, get_quota, now_text, set_quota
+from .clock import Clock
+from .campaigns import get_campaign, get_quota, set_quota
 from .db import write_transaction
 from .privacy import ID_CHECK, id_hasher, id_number_problem, mask_id
 from .regions import add_region, get_region_row, level_of_code
@@ -354,14 +355,19 @@ def _is_total(row: list[str]) -> bool:
 
 @dataclasses.dataclass
 class Scope:
-    """Where an import may write: the campaign, the region subtree, and who is doing it."""
+    """Where an import may write: the campaign, the region subtree, who is doing it, and the
+    portal's clock (application dates default to its today; rows are stamped by it)."""
 
     campaign_id: int | None
     region_code: str
     actor: str
     role: str
     key: bytes
-    today: dt.date
+    clock: Clock
+
+    @property
+    def today(self) -> dt.date:
+        return self.clock.today()
 
 
 class _Rollback(Exception):
@@ -392,7 +398,7 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
         db.conn.execute("pragma foreign_keys = off")
     try:
         with write_transaction(db):
-            writer = _ApplicantWriter(db, scope.campaign_id, 0 if dry_run or nested else expected)
+            writer = _ApplicantWriter(db, scope.campaign_id, 0 if dry_run or nested else expected, scope.clock.stamp())
             try:
                 if expected >= PARALLEL_ROWS and database and not nested:
                     report = _check_in_child(database, Path(path), scope, report, writer)
@@ -412,7 +418,7 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
                          object_id=digest[:16], region_code=scope.region_code,
                          after={"file": report.filename, "sha256": digest, "rows": report.rows, "added": report.added,
                                 "updated": report.updated, "unchanged": report.unchanged,
-                                "campaign_id": scope.campaign_id}, key=scope.key)
+                                "campaign_id": scope.campaign_id}, key=scope.key, clock=scope.clock)
             report.written = True
     except _Rollback:
         pass
@@ -470,6 +476,11 @@ PARALLEL_ROWS = 20_000      # below this, starting a second interpreter (~0.5 s)
 BULK_ROWS = 100_000         # from here, the household indexes are rebuilt once instead of updated per row
 
 
+def _iso_stamp(text: str) -> str:
+    """A clock stamp, checked before it is written into the statement (it is the same in every row)."""
+    return dt.datetime.fromisoformat(text).isoformat(timespec="seconds")
+
+
 class _ApplicantWriter:
     """Writes checked applicant rows in batches. For a bulk load (at least BULK_ROWS new rows and
     no fewer than half the households already stored) it drops the households table's indexes for
@@ -478,14 +489,14 @@ class _ApplicantWriter:
     seeing the indexes they had, a rollback brings them back, and the unique ID index, rebuilt,
     checks every row again."""
 
-    def __init__(self, db, campaign_id: int | None, expected_rows: int):
+    def __init__(self, db, campaign_id: int | None, expected_rows: int, created_at: str):
         self.conn = db.conn
         # The same in every row, so written into the statement once rather than bound per row.
         self.insert = (
             "insert into households (id, campaign_id, village_code, group_code, head_name, size, causes, "
             "income_per_capita, disabled_member, single_child, all_daughters, applied_on, id_hash, id_masked, "
             f"created_at) values (?1, {int(campaign_id or 0)}, ?2, ?3, ?4, ?5, ?6, ?7, ?8 & 1, ?8 >> 1 & 1, ?8 >> 2 & 1, "
-            f"?9, ?10, ?11, '{now_text()}')")        # ?8: the three 三优先 flags in one number (one bind, not three)
+            f"?9, ?10, ?11, '{_iso_stamp(created_at)}')")        # ?8: the three 三优先 flags in one number (one bind, not three)
         self.dropped: list[tuple[str, str]] = []
         self.cache = None
         if expected_rows >= BULK_ROWS:
@@ -1127,7 +1138,7 @@ def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
         if campaign is None:
             raise click.ClickException(f"批次 {campaign_id} 不存在。")
         region_code = region_code or campaign["county_code"]
-    scope = Scope(campaign_id, region_code, "命令行", "cli", id_key(), clock.today())
+    scope = Scope(campaign_id, region_code, "命令行", "cli", id_key(), clock.current())
     try:
         report = import_file(db, file, kind=kind, scope=scope, dry_run=dry_run)
     except ImportFileError as error:

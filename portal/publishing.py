@@ -14,7 +14,7 @@ import json
 import sqlite3
 
 from . import rules, search
-from .campaigns import get_campaign, get_quota, now_text, village_selection
+from .campaigns import get_campaign, get_quota, village_selection
 from .complaints import open_in_window
 from .db import write_transaction
 from .regions import ancestor_codes, get_region_row
@@ -150,6 +150,7 @@ def publish_list(
     title: str | None = None,
     approving_body: str | None = None,
     published_at: str | None = None,
+    clock,
 ) -> int:
     """Publish version 1 of a list and return its id.
 
@@ -161,13 +162,13 @@ def publish_list(
     with write_transaction(db):
         try:
             return _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title,
-                            approving_body, published_at)
+                            approving_body, published_at, clock)
         except sqlite3.IntegrityError as error:
             raise PublishError("本批次在该地已经公示过这类名单；如需修改，请发布新版本。") from error
 
 
 def _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title, approving_body,
-             published_at) -> int:
+             published_at, clock) -> int:
     campaign = get_campaign(db, campaign_id)
     region = get_region_row(db, region_code)
     if campaign is None or region is None:
@@ -229,10 +230,11 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             "title": title or default_title(campaign, region, kind, step),
             "approving_body": approving_body or default_body(region),
             "current_version": 1,
-            "created_at": now_text(),
+            "created_at": clock.stamp(),
         }
     ).last_pk
-    _write_version(db, list_id, 1, window, "首次公示", entries, marks={}, key=key, published_at=published_at)
+    _write_version(db, list_id, 1, window, "首次公示", entries, marks={}, key=key, published_at=published_at,
+                   clock=clock)
     return list_id
 
 
@@ -247,6 +249,7 @@ def amend_list(
     start: dt.date | None = None,
     marks: dict[int, str] | None = None,
     published_at: str | None = None,
+    clock,
 ) -> int:
     """Publish a new version of a list with a required change note; older versions stay readable.
 
@@ -303,7 +306,8 @@ def amend_list(
                                   dt.date.fromisoformat(current["window_end"]))
         marks = {hid: (marks or {}).get(hid, "递补") for hid in added}
         version = lst["current_version"] + 1
-        _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at)
+        _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at,
+                       clock=clock)
         db.execute("update lists set current_version = ? where id = ?", [version, list_id])
     return version
 
@@ -342,7 +346,7 @@ def version_hash(db, list_id: int, version: int, key: bytes) -> str:
     return content_hash(key, lst, version, v["window_start"], v["window_end"], v["change_note"], entries)
 
 
-def _write_version(db, list_id, version, window, note, entries, marks, key, published_at=None) -> None:
+def _write_version(db, list_id, version, window, note, entries, marks, key, published_at=None, *, clock) -> None:
     rows = [
         {
             "list_id": list_id,
@@ -369,9 +373,9 @@ def _write_version(db, list_id, version, window, note, entries, marks, key, publ
             "window_start": start,
             "window_end": end,
             "change_note": note,
-            "published_at": published_at or now_text(),
+            "published_at": published_at or clock.stamp(),
             "content_hash": content_hash(key, lst, version, start, end, note, rows),
         }
     )
     db["list_entries"].insert_all(rows)
-    search.record_publication(db, list_id, rows)
+    search.record_publication(db, list_id, rows, clock=clock)

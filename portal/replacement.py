@@ -13,7 +13,7 @@ import dataclasses
 import datetime as dt
 
 from . import audit, rules
-from .campaigns import applicants_of, draw_reserve, get_campaign, get_quota, now_text
+from .campaigns import applicants_of, draw_reserve, get_campaign, get_quota
 from .db import write_transaction
 from .publishing import PublishError, amend_list
 
@@ -72,7 +72,7 @@ def propose(db, list_id: int, household_id: int) -> Proposal:
 
 def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple[int, ...] | None,
             actor: str, role: str, key: bytes, today: dt.date | None, start: dt.date,
-            complaint_id: int | None = None, published_at: str | None = None) -> Proposal:
+            complaint_id: int | None = None, published_at: str | None = None, clock) -> Proposal:
     """Disqualify the household and publish the replacements as a new version, atomically.
 
     ``expected`` is the proposal the staff member saw; if the list changed meanwhile (another
@@ -88,16 +88,16 @@ def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple
         lst, entries = _current(db, list_id)
         db["disqualifications"].insert({
             "household_id": household_id, "list_id": list_id, "ground": ground, "complaint_id": complaint_id,
-            "decided_by": actor, "decided_at": now_text()})
+            "decided_by": actor, "decided_at": clock.stamp()})
         kept = [e["household_id"] for e in entries if e["household_id"] != household_id]
         version = amend_list(
             db, list_id, household_ids=kept + list(proposal.replacements), key=key, today=today,
-            start=start if proposal.replacements else None, published_at=published_at,
+            start=start if proposal.replacements else None, published_at=published_at, clock=clock,
             note=("经调查核实，一户举报属实，取消其资格；" +
                   ("空出的名额按得票从高到低依次递补，递补户另行公示。" if proposal.replacements
                    else "没有能放进空出名额的候补户，名额暂时空出。")))
         audit.record(db, actor=actor, role=role, action="list.replace", object_type="list", object_id=list_id,
-                     region_code=lst["region_code"], key=key,
+                     region_code=lst["region_code"], key=key, clock=clock,
                      after={"disqualified": household_id, "ground": ground, "replacements": list(proposal.replacements),
                             "version": version, "complaint_id": complaint_id, "unused": proposal.unused})
     return proposal
@@ -116,7 +116,7 @@ def omitted_candidates(db, list_id: int) -> list[dict]:
 
 
 def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor: str, role: str, key: bytes,
-                today: dt.date | None, start: dt.date, complaint_id: int | None = None) -> int:
+                today: dt.date | None, start: dt.date, complaint_id: int | None = None, clock) -> int:
     """漏评 upheld (rule 9): add the household from the unused quota — or, with the county's approval,
     from the county reserve — as a new version that publicises it for a full window."""
     with write_transaction(db):
@@ -135,10 +135,10 @@ def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor
                 draw_reserve(db, lst["campaign_id"], village, candidate["size"] - max(unused, 0))
         version = amend_list(
             db, list_id, household_ids=[e["household_id"] for e in entries] + [household_id], key=key, today=today,
-            start=start, marks={household_id: "补录"},
+            start=start, marks={household_id: "补录"}, clock=clock,
             note="经调查核实，一户符合条件但被漏评，予以补录" + ("（使用县预留机动名额）" if use_reserve else "") + "，补录户另行公示。")
         audit.record(db, actor=actor, role=role, action="list.add_omitted", object_type="list", object_id=list_id,
-                     region_code=lst["region_code"], key=key,
+                     region_code=lst["region_code"], key=key, clock=clock,
                      after={"household_id": household_id, "use_reserve": use_reserve, "version": version,
                             "complaint_id": complaint_id})
     return version

@@ -76,17 +76,17 @@ SCHEMA = fields.Schema(
 # --- Writing: in the publication's transaction ------------------------------------------------
 
 
-def enqueue(db, doc: str) -> None:
+def enqueue(db, doc: str, *, clock) -> None:
     """Ask the indexer to (re)index one document (``list:5``, ``notice:3``, ``pages``) or ``all``."""
-    db.execute("insert into search_outbox (doc, at) values (?, ?)", [doc, dt.datetime.now(dt.UTC).isoformat()])
+    db.execute("insert into search_outbox (doc, at) values (?, ?)", [doc, clock.stamp("microseconds")])
 
 
-def record_publication(db, list_id: int, entries: list[dict]) -> None:
+def record_publication(db, list_id: int, entries: list[dict], *, clock) -> None:
     """Called inside the transaction that writes a list version: name keys of its households, and an
     outbox row for the list's document."""
     rows = {(key, e["household_id"]) for e in entries for key in pinyin.name_keys(e["head_name"])}
     db.conn.executemany("insert or ignore into search_names (key, household_id) values (?, ?)", rows)
-    enqueue(db, f"list:{list_id}")
+    enqueue(db, f"list:{list_id}", clock=clock)
 
 
 def record_region(db, code: str, name: str) -> None:
@@ -182,7 +182,7 @@ def page_docs() -> list[dict]:
 
 
 def _now_text() -> str:
-    return clock.now().astimezone(clock.zone()).isoformat(timespec="seconds")
+    return clock.current().local_stamp()
 
 
 # --- The index on disk: instance/search/current -> ix-<n>, with ix-<n>.json beside it ---------
@@ -215,8 +215,7 @@ def rebuild() -> dict:
     """Build a complete new index from a consistent snapshot of the database, then swap it in."""
     base = search_dir()
     base.mkdir(parents=True, exist_ok=True)
-    new = base / f"ix-{time.time_ns()}"
-    new.mkdir()
+    new = _new_index_dir(base)
     ix = index.create_in(str(new), SCHEMA)
     db = connect(current_app.config["DATABASE"])
     counts = {"list": 0, "notice": 0, "page": 0}
@@ -251,10 +250,26 @@ def rebuild() -> dict:
     return counts
 
 
+def _index_dirs(base: Path) -> list[Path]:
+    """Index directories, oldest first (``ix-<n>``, numbered in the order they were made)."""
+    return sorted((p for p in base.glob("ix-*") if p.is_dir() and p.name[3:].isdigit()), key=lambda p: int(p.name[3:]))
+
+
+def _new_index_dir(base: Path) -> Path:
+    """The next ``ix-<n>``, made here; two rebuilds at once get different numbers."""
+    made = _index_dirs(base)
+    n = int(made[-1].name[3:]) + 1 if made else 1
+    while True:
+        try:
+            (base / f"ix-{n}").mkdir()
+            return base / f"ix-{n}"
+        except FileExistsError:
+            n += 1
+
+
 def _remove_old(base: Path, keep: set[str]) -> None:
     """Delete index directories older than the previous one (a reader may still hold the previous)."""
-    dirs = sorted((p for p in base.glob("ix-*") if p.is_dir()), key=lambda p: int(p.name[3:]))
-    for old in dirs[:-2]:
+    for old in _index_dirs(base)[:-2]:
         if old.name not in keep:
             shutil.rmtree(old, ignore_errors=True)
             with contextlib.suppress(FileNotFoundError):
@@ -292,7 +307,7 @@ def apply_outbox(batch: int = 500) -> int:
                 _write_state(ix_dir, {**state, "notices_until": now})
             global _next_prune
             if time.monotonic() >= _next_prune:
-                prune_outbox(db, state["position"])
+                prune_outbox(db, state["position"], clock.current())
                 _next_prune = time.monotonic() + 3600
             return 0
         writer = index.open_dir(str(ix_dir)).writer()
@@ -323,11 +338,12 @@ OUTBOX_KEEP_DAYS = 7
 _next_prune = 0.0          # monotonic time of the indexer's next prune (at most hourly, when idle)
 
 
-def prune_outbox(db, position: int) -> int:
+def prune_outbox(db, position: int, clock) -> int:
     """Delete outbox rows the index has applied (id <= its position) once they are a week old.
     A rebuild reads its position from one snapshot and builds for minutes, not days, so no index
     still to be swapped in can need them. Returns how many rows went."""
-    cutoff = (dt.datetime.now(dt.UTC) - dt.timedelta(days=OUTBOX_KEEP_DAYS)).isoformat()
+    cutoff = (clock.now() - dt.timedelta(days=OUTBOX_KEEP_DAYS)).astimezone(dt.timezone.utc)
+    cutoff = cutoff.isoformat(timespec="microseconds")      # as enqueue stores times
     with write_transaction(db):
         return db.execute("delete from search_outbox where id <= ? and at < ?", [position, cutoff]).rowcount
 

@@ -6,13 +6,27 @@ import pytest
 
 from portal import create_app
 from portal.campaigns import add_household, create_campaign, set_quota
+from portal.clock import EXTENSION, Clock
 from portal.db import connect
 from portal.regions import add_region
 
 # Monday 2026-11-23, 10:00 in Asia/Shanghai.
 NOW = "2026-11-23T10:00:00+08:00"
+NOW_AT = dt.datetime.fromisoformat(NOW)
 TODAY = dt.date(2026, 11, 23)
 ID_KEY = b"test-key"
+#: The clock of the writes that fixtures and tests make directly (not through the app): stopped at NOW.
+CLOCK = Clock("Asia/Shanghai", NOW)
+
+
+def clock_at(when: dt.datetime | str) -> Clock:
+    """A stopped clock at another moment, for a write that happened then."""
+    return Clock("Asia/Shanghai", when)
+
+
+def set_now(app, when: dt.datetime | str) -> None:
+    """Move the app's clock (every "now" of the portal) to ``when``."""
+    app.extensions[EXTENSION].freeze(when)
 
 
 @pytest.fixture
@@ -54,7 +68,7 @@ def county(db):
     add_region(db, "430811100001001", "一组", "430811100001")
     add_region(db, "430811100002", "河口村", "430811100")
     campaign = create_campaign(db, county_code="430811", name="2026年扶贫对象识别",
-                               reference_date=dt.date(2025, 12, 31), income_line=2736)
+                               reference_date=dt.date(2025, 12, 31), income_line=2736, clock=CLOCK)
     set_quota(db, campaign, "430811", 100, reserve=10)
     set_quota(db, campaign, "430811100", 40)
     set_quota(db, campaign, "430811100001", 10)
@@ -70,11 +84,11 @@ def county(db):
         h[name] = add_household(db, campaign_id=campaign, village_code="430811100001", head_name=name,
                                 size=size, applied_on=dt.date(2026, 3, 1), id_number=idn, id_key=ID_KEY,
                                 group_code=group, causes=["illness", "labour"] if name == "张建国" else ["capital"],
-                                income_per_capita=2000, votes=votes, voters_present=32)
+                                income_per_capita=2000, votes=votes, voters_present=32, clock=CLOCK)
     for name, size, votes in [("田玉梅", 3, 31), ("彭光辉", 2, 29), ("宋海波", 2, 10)]:
         h[name] = add_household(db, campaign_id=campaign, village_code="430811100002", head_name=name,
                                 size=size, applied_on=dt.date(2026, 3, 2), causes=["disability"],
-                                income_per_capita=1500, votes=votes, voters_present=33)
+                                income_per_capita=1500, votes=votes, voters_present=33, clock=CLOCK)
     return {"campaign": campaign, "households": h}
 
 
@@ -86,13 +100,13 @@ def published(db, county):
     c, h = county["campaign"], county["households"]
     day = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
     a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=day(-10), today=None,
-                     key=ID_KEY)
+                     key=ID_KEY, clock=CLOCK)
     b = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=day(-9), today=None,
-                     key=ID_KEY)
+                     key=ID_KEY, clock=CLOCK)
     amend_list(db, a, household_ids=[h["张建国"], h["李秀英"], h["向春华"]], note="一户举报属实，取消其资格。",
-               key=ID_KEY, today=None)
+               key=ID_KEY, today=None, clock=CLOCK)
     t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None,
-                     key=ID_KEY)
+                     key=ID_KEY, clock=CLOCK)
     return {"village_a": a, "village_b": b, "township": t, **county}
 
 
@@ -115,30 +129,30 @@ def staff(app, db, published):
     app.config["WTF_CSRF_ENABLED"] = False
     for role, (name, region) in ROLE_USERS.items():
         create_user(db, username=name, display_name=name, role=role, region_code=region, password=PASSWORD,
-                    actor="test", actor_role="cli", key=ID_KEY)
+                    actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
     c = published["campaign"]
     add_region(db, "430811200", "协合乡", "430811")
     add_region(db, "430811200001", "龙尾巴村", "430811200")
     set_quota(db, c, "430811200", 20)
     set_quota(db, c, "430811200001", 8)
     other_household = add_household(db, campaign_id=c, village_code="430811200001", head_name="卓世平", size=3,
-                                     applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30)
+                                     applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30, clock=CLOCK)
     other_list = publish_list(db, campaign_id=c, region_code="430811200001", kind="identify",
-                              start=TODAY, today=TODAY, key=ID_KEY)
+                              start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     add_region(db, "511022", "青川县")
     add_region(db, "511022100", "茶坝乡", "511022")
     add_region(db, "511022100001", "炉场村", "511022100")
     far = create_campaign(db, county_code="511022", name="青川批次", reference_date=dt.date(2025, 12, 31),
-                          income_line=2736)
+                          income_line=2736, clock=CLOCK)
     set_quota(db, far, "511022", 100)
     set_quota(db, far, "511022100", 95)
     set_quota(db, far, "511022100001", 95)
     far_household = add_household(db, campaign_id=far, village_code="511022100001", head_name="何德胜", size=2,
-                                   applied_on=dt.date(2026, 3, 1), votes=30, voters_present=40)
+                                   applied_on=dt.date(2026, 3, 1), votes=30, voters_present=40, clock=CLOCK)
     far_list = publish_list(db, campaign_id=far, region_code="511022100001", kind="identify",
-                            start=TODAY, today=TODAY, key=ID_KEY)
+                            start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     far_user = create_user(db, username="farclerk", display_name="far", role="village_clerk",
-                           region_code="511022100001", password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY)
+                           region_code="511022100001", password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
     near_user = next(db.query("select id from users where username = 'clerk'"))["id"]
     return {**published, "other_household": other_household, "other_list": other_list,
             "far_household": far_household, "far_list": far_list, "far_user": far_user, "near_user": near_user}

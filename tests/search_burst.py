@@ -28,7 +28,7 @@ def main(instance: str, worker: int, count: int) -> None:
         add_region(db, county, f"测试{worker}县")
         add_region(db, township, f"测试{worker}镇", county)
         campaign = create_campaign(db, county_code=county, name="压力测试", reference_date=dt.date(2025, 12, 31),
-                                   income_line=2736)
+                                   income_line=2736, clock=app.extensions["portal.clock"])
         set_quota(db, campaign, county, 100000)
         set_quota(db, campaign, township, 100000)
         for i in range(count):
@@ -37,12 +37,12 @@ def main(instance: str, worker: int, count: int) -> None:
             set_quota(db, campaign, village, 10)
             for name in ("甲", "乙"):
                 add_household(db, campaign_id=campaign, village_code=village, head_name=f"测{name}{worker}号{i}",
-                              size=2, applied_on=dt.date(2026, 3, 1), votes=10, voters_present=20)
+                              size=2, applied_on=dt.date(2026, 3, 1), votes=10, voters_present=20, clock=app.extensions["portal.clock"])
             publish_list(db, campaign_id=campaign, region_code=village, kind="identify",
-                         start=dt.date(2026, 11, 23), today=None, key=KEY)
+                         start=dt.date(2026, 11, 23), today=None, key=KEY, clock=app.extensions["portal.clock"])
             if i % 2 == 0:
                 create_notice(db, region_code=village, title=f"第{worker}组第{i}号公告", body="正文",
-                              publish_at="2026-11-22T09:00:00+08:00", actor="burst", role="county_admin")
+                              publish_at="2026-11-22T09:00:00+08:00", actor="burst", role="county_admin", clock=app.extensions["portal.clock"])
             print(i, flush=True)
 
 

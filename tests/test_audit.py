@@ -6,7 +6,7 @@ import pytest
 
 from portal import audit
 
-from .conftest import ID_KEY, login
+from .conftest import CLOCK, ID_KEY, login
 
 
 def test_staff_writes_are_recorded_with_before_and_after(client, db, staff):
@@ -65,7 +65,7 @@ def test_verify_log_finds_a_deleted_row(runner, db, staff):
 
 def test_record_refuses_to_run_outside_a_transaction(db, county):
     with pytest.raises(RuntimeError):
-        audit.record(db, actor="x", role="x", action="x", object_type="x", object_id=1, key=ID_KEY)
+        audit.record(db, actor="x", role="x", action="x", object_type="x", object_id=1, key=ID_KEY, clock=CLOCK)
 
 
 def test_rows_must_extend_the_chain(db, staff):

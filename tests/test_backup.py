@@ -16,7 +16,7 @@ from portal import create_app
 from portal.backup import Places, backup
 from portal.db import connect, get_db
 
-from .conftest import ID_KEY, NOW, PASSWORD, TODAY, login
+from .conftest import CLOCK, ID_KEY, NOW, PASSWORD, login
 
 
 def image(ext: str, colour=(30, 120, 200)) -> bytes:
@@ -31,7 +31,7 @@ def file_complaint_with_evidence(app, list_id: int, key: bytes) -> None:
     with app.app_context():
         file_complaint(get_db(), list_id=list_id, household_id=None, region_code=None, ground="vehicle",
                        text="他家有一辆新车", about_committee=False, anonymous=True, name="", phone="",
-                       files=[(image("png"), "image/png", "png")], key=key, today=TODAY)
+                       files=[(image("png"), "image/png", "png")], key=key, clock=CLOCK)
 
 
 def dump(database) -> dict:
@@ -72,7 +72,7 @@ def demo_source(tmp_path):
         db = get_db()
         lst = next(db.query("select id, region_code from lists where level = 'village' order by id limit 1"))
         create_user(db, username="clerk", display_name="文书", role="village_clerk", region_code=lst["region_code"],
-                    password=PASSWORD, actor="test", actor_role="cli", key=id_key())
+                    password=PASSWORD, actor="test", actor_role="cli", key=id_key(), clock=CLOCK)
         key = id_key()
     client = app.test_client()
     login(client, "clerk")
@@ -227,7 +227,7 @@ def test_a_backup_that_fails_halfway_leaves_nothing_behind(app, published, tmp_p
 
     monkeypatch.setattr(backup_module, "_copy", failing_copy)
     with pytest.raises(OSError, match="disk full"):
-        backup(Places.of(app), tmp_path / "backup")
+        backup(Places.of(app), tmp_path / "backup", clock=CLOCK)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["instance"]
 
 
@@ -237,7 +237,7 @@ def test_backup_during_an_open_write_transaction_is_consistent(app, db, publishe
     writer.conn.execute("begin immediate")
     writer.execute("insert into meta (key, value) values ('half-done', 'x')")
     try:
-        backup(Places.of(app), tmp_path / "backup")
+        backup(Places.of(app), tmp_path / "backup", clock=CLOCK)
     finally:
         writer.conn.rollback()
         writer.close()

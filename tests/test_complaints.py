@@ -8,7 +8,7 @@ import pytest
 
 from portal.complaints import CODE_ALPHABET, code_hash, new_receipt_code, normalise_code
 
-from .conftest import ID_KEY, login
+from .conftest import CLOCK, ID_KEY, NOW_AT, clock_at, login
 from .test_staff import jpeg_with_gps
 
 CODE_RE = re.compile(r'<p class="receipt"><strong>([0-9A-Z-]+)</strong></p>')
@@ -185,17 +185,17 @@ def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
     from .conftest import TODAY
     c = county["campaign"]
     a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify",
-                     start=TODAY - dt.timedelta(days=9), today=None, key=ID_KEY)
+                     start=TODAY - dt.timedelta(days=9), today=None, key=ID_KEY, clock=CLOCK)
     publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=TODAY - dt.timedelta(days=9),
-                 today=None, key=ID_KEY)
+                 today=None, key=ID_KEY, clock=CLOCK)
     cid, _ = file_complaint(db, list_id=a, household_id=None, region_code=None, ground="procedure", text="没开会",
                             about_committee=False, anonymous=True, name="", phone="", files=[], key=ID_KEY,
-                            today=TODAY - dt.timedelta(days=7))       # filed inside the village window
+                            clock=clock_at(NOW_AT - dt.timedelta(days=7)))       # filed inside the village window
     with pytest.raises(PublishError, match="1 件举报没有办结"):
-        publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY)
+        publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     db.execute("update complaints set status = 'concluded', outcome = 'dismissed' where id = ?", [cid])
     assert publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY,
-                        key=ID_KEY)
+                        key=ID_KEY, clock=CLOCK)
 
 
 def test_upheld_case_replacement_through_the_console(app, db, county):
@@ -207,11 +207,11 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     from .conftest import PASSWORD, TODAY
     c = county["campaign"]
     extra = add_household(db, campaign_id=c, village_code="430811100001", head_name="甲户主", size=3,
-                          applied_on=dt.date(2026, 3, 1), votes=4, voters_present=32)
+                          applied_on=dt.date(2026, 3, 1), votes=4, voters_present=32, clock=CLOCK)
     list_id = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify", start=TODAY, today=TODAY,
-                           key=ID_KEY)
+                           key=ID_KEY, clock=CLOCK)
     create_user(db, username="rev", display_name="审核员", role="township_reviewer", region_code="430811100",
-                password=PASSWORD, actor="t", actor_role="cli", key=ID_KEY)
+                password=PASSWORD, actor="t", actor_role="cli", key=ID_KEY, clock=CLOCK)
     app.config["WTF_CSRF_ENABLED"] = False
     reporter = app.test_client()
     file_report(reporter, list_id, entry=2)                               # 李秀英 (3 persons)
@@ -269,17 +269,17 @@ def _omission_case(app, db, county, ground="omission"):
     from .conftest import PASSWORD, TODAY
     c = county["campaign"]
     list_id = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=TODAY, today=TODAY,
-                           key=ID_KEY)                  # 河口村: quota 6, 田玉梅 3 + 彭光辉 2 = 5 used
+                           key=ID_KEY, clock=CLOCK)                  # 河口村: quota 6, 田玉梅 3 + 彭光辉 2 = 5 used
     small = add_household(db, campaign_id=c, village_code="430811100002", head_name="补一户", size=1,
-                          applied_on=dt.date(2026, 3, 1), votes=2, voters_present=33)
+                          applied_on=dt.date(2026, 3, 1), votes=2, voters_present=33, clock=CLOCK)
     large = add_household(db, campaign_id=c, village_code="430811100002", head_name="补二户", size=4,
-                          applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33)
+                          applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33, clock=CLOCK)
     cid, _ = file_complaint(db, list_id=list_id, household_id=None, region_code=None, ground=ground, text="漏评了",
-                            about_committee=False, anonymous=True, name="", phone="", files=[], key=ID_KEY, today=TODAY)
+                            about_committee=False, anonymous=True, name="", phone="", files=[], key=ID_KEY, clock=CLOCK)
     db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid])
     for name, role, region in [("rev", "township_reviewer", "430811100"), ("adm", "county_admin", "430811")]:
         create_user(db, username=name, display_name=name, role=role, region_code=region, password=PASSWORD,
-                    actor="t", actor_role="cli", key=ID_KEY)
+                    actor="t", actor_role="cli", key=ID_KEY, clock=CLOCK)
     app.config["WTF_CSRF_ENABLED"] = False
     return list_id, cid, small, large
 
@@ -301,10 +301,9 @@ def test_upheld_omission_adds_from_unused_quota_or_the_county_reserve(app, db, c
     twice = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24"})
     assert twice.status_code == 400 and "已经补录过一户" in twice.get_data(as_text=True)
     from portal.complaints import file_complaint
-    from .conftest import TODAY
     cid2, _ = file_complaint(db, list_id=list_id, household_id=None, region_code=None, ground="omission",
                              text="还有一户漏评", about_committee=False, anonymous=True, name="", phone="", files=[],
-                             key=ID_KEY, today=TODAY)
+                             key=ID_KEY, clock=CLOCK)
     db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid2])
     adm = app.test_client()
     login(adm, "adm")
@@ -326,10 +325,9 @@ def test_omission_page_only_for_upheld_omissions(app, db, county):
 
 def test_identity_and_conclusion_belong_to_the_handling_staff(app, db, staff):
     from portal.complaints import file_complaint
-    from .conftest import TODAY
     cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=None, region_code=None, ground="vehicle",
                             text="有车", about_committee=False, anonymous=False, name="赵举报", phone="138", files=[],
-                            key=ID_KEY, today=TODAY)
+                            key=ID_KEY, clock=CLOCK)
     overseer = app.test_client()
     login(overseer, "reviewer")                # township reviewer: oversees the area, does not handle it
     page = overseer.get(f"/staff/complaints/{cid}").get_data(as_text=True)
@@ -355,10 +353,9 @@ def test_the_registrar_cannot_conclude_their_own_registration(app, db, staff):
 
 def test_replacement_only_for_upheld_household_grounds(app, db, staff):
     from portal.complaints import file_complaint
-    from .conftest import TODAY
     cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=staff["households"]["张建国"],
                             region_code=None, ground="procedure", text="程序", about_committee=False, anonymous=True,
-                            name="", phone="", files=[], key=ID_KEY, today=TODAY)
+                            name="", phone="", files=[], key=ID_KEY, clock=CLOCK)
     db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid])
     reviewer = app.test_client()
     login(reviewer, "reviewer")              # procedure reports go to the township

@@ -5,7 +5,7 @@ import pytest
 from portal import create_app, rules
 from portal.db import get_db
 
-from .conftest import NOW
+from .conftest import NOW, set_now
 
 
 @pytest.fixture
@@ -47,7 +47,7 @@ def test_demo_has_lists_in_every_state_today(demo_app):
 
 def test_load_demo_reloads_the_demo_with_windows_from_today(demo_app):
     runner = demo_app.test_cli_runner()
-    demo_app.config["NOW"] = "2026-12-20T09:00:00+08:00"
+    set_now(demo_app, "2026-12-20T09:00:00+08:00")
     result = runner.invoke(args=["load-demo"])
     assert result.exit_code == 0, result.output
     assert "Demo loaded" in result.output

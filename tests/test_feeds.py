@@ -6,13 +6,15 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from .conftest import set_now
+
 ATOM = "{http://www.w3.org/2005/Atom}"
 LATER = "2026-11-30T12:00:00+08:00"
 
 
 @pytest.fixture
 def later(app, published):
-    app.config["NOW"] = LATER
+    set_now(app, LATER)
     return published
 
 
@@ -74,11 +76,11 @@ def test_atom_feed_is_complete(client, later):
 
 
 def test_guids_are_stable_and_only_past_events_appear(app, client, published):
-    app.config["NOW"] = "2026-11-23T10:00:00+08:00"
+    set_now(app, "2026-11-23T10:00:00+08:00")
     first = {i.findtext("guid") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")}
     titles = [i.findtext("title") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")]
     assert not any(t.startswith("公示结束：索溪峪镇") for t in titles)      # still open on the 23rd
-    app.config["NOW"] = LATER
+    set_now(app, LATER)
     second = {i.findtext("guid") for i in ET.fromstring(client.get("/feeds/all.rss").data).iter("item")}
     assert first <= second and len(second) > len(first)
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 from portal.publishing import publish_list
 
-from .conftest import TODAY
+from .conftest import CLOCK, TODAY, set_now
 
 
 def test_home_groups_lists_by_window_state(client, db, published):
@@ -12,7 +12,7 @@ def test_home_groups_lists_by_window_state(client, db, published):
     add_region(db, "430811100003", "高云村", "430811100")
     set_quota(db, published["campaign"], "430811100003", 4)
     publish_list(db, campaign_id=published["campaign"], region_code="430811100003", kind="identify",
-                 start=TODAY + dt.timedelta(days=2), today=TODAY, household_ids=[], key=b"k")
+                 start=TODAY + dt.timedelta(days=2), today=TODAY, household_ids=[], key=b"k", clock=CLOCK)
     page = client.get("/").get_data(as_text=True)
     sections = {name: page.split(f'id="{name}-h"')[1].split("</section>")[0]
                 for name in ("closing", "open", "upcoming", "closed")}
@@ -25,7 +25,7 @@ def test_home_groups_lists_by_window_state(client, db, published):
 
 
 def test_home_closing_soon(client, app, published):
-    app.config["NOW"] = "2026-11-26T08:00:00+08:00"          # the township list ends on the 27th
+    set_now(app, "2026-11-26T08:00:00+08:00")          # the township list ends on the 27th
     page = client.get("/").get_data(as_text=True)
     closing = page.split('id="closing-h"')[1].split("</section>")[0]
     assert "索溪峪镇审核公示名单" in closing and "距公示结束还有 2 天" in closing

@@ -9,7 +9,7 @@ import pytest
 
 from portal.importer import ImportFileError, Scope, import_file
 
-from .conftest import ID_KEY, TODAY, login
+from .conftest import CLOCK, ID_KEY, login
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 HEADER = ["户主姓名", "身份证号", "家庭人口", "致贫原因", "得票数", "参评人数", "村民小组", "残疾", "独生子女", "纯女户"]
@@ -39,7 +39,7 @@ def write_csv(path, table, encoding="utf-8", title=None, total=None):
 
 
 def scope(region="430811100001", campaign=1, actor="test"):
-    return Scope(campaign, region, actor, "village_clerk", ID_KEY, TODAY)
+    return Scope(campaign, region, actor, "village_clerk", ID_KEY, CLOCK)
 
 
 def household_count(db):

@@ -3,7 +3,7 @@ on the home page and in the feeds."""
 
 import xml.etree.ElementTree as ET
 
-from .conftest import login
+from .conftest import login, set_now
 
 
 def write(client, **extra):
@@ -29,7 +29,7 @@ def test_notice_goes_public_at_its_time(app, db, staff):
     public = app.test_client()
     assert public.get(f"/notices/{nid}").status_code == 404            # scheduled for tomorrow
     assert "关于公示期延长" not in public.get("/").get_data(as_text=True)
-    app.config["NOW"] = "2026-11-24T08:00:00+08:00"
+    set_now(app, "2026-11-24T08:00:00+08:00")
     page = public.get(f"/notices/{nid}").get_data(as_text=True)
     assert "<h2>说明</h2>" in page and "<script>alert" not in page
     assert "关于公示期延长" in public.get("/").get_data(as_text=True)

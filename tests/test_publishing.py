@@ -8,7 +8,7 @@ from portal import rules
 from portal.campaigns import set_quota, village_selection
 from portal.publishing import PublishError, amend_list, publish_list
 
-from .conftest import ID_KEY, TODAY
+from .conftest import CLOCK, ID_KEY, TODAY
 
 VILLAGE_A, VILLAGE_B, TOWNSHIP = "430811100001", "430811100002", "430811100"
 
@@ -27,7 +27,7 @@ def test_village_selection_ranks_and_fills_quota(db, county):
 
 def test_publish_village_list_defaults_to_selection(db, county):
     list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                           start=TODAY, today=TODAY, key=ID_KEY)
+                           start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     row = db["lists"].get(list_id)
     assert row["level"] == "village" and row["current_version"] == 1
     assert row["title"] == "双星村初选公示名单（2026年扶贫对象识别）"
@@ -42,7 +42,7 @@ def test_over_quota_list_is_refused_and_nothing_written(db, county):
     h = county["households"]
     with pytest.raises(rules.QuotaError) as err:
         publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                     start=TODAY, today=TODAY, key=ID_KEY, household_ids=[h["张建国"], h["李秀英"], h["王明"]])
+                     start=TODAY, today=TODAY, key=ID_KEY, household_ids=[h["张建国"], h["李秀英"], h["王明"]], clock=CLOCK)
     assert "10 人" in str(err.value) and "11 人" in str(err.value)
     assert count(db, "lists") == 0 and count(db, "list_versions") == 0 and count(db, "list_entries") == 0
 
@@ -50,10 +50,10 @@ def test_over_quota_list_is_refused_and_nothing_written(db, county):
 def test_back_dated_window_and_duplicate_list_are_refused(db, county):
     with pytest.raises(PublishError, match="早于今天"):
         publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                     start=TODAY - dt.timedelta(days=1), today=TODAY, key=ID_KEY)
-    publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY, key=ID_KEY)
+                     start=TODAY - dt.timedelta(days=1), today=TODAY, key=ID_KEY, clock=CLOCK)
+    publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     with pytest.raises(PublishError, match="已经公示过"):
-        publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY, key=ID_KEY)
+        publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     assert count(db, "lists") == 1
 
 
@@ -62,37 +62,37 @@ def test_list_without_quota_is_refused(db, county):
     add_region(db, "430811100003", "高云村", TOWNSHIP)
     with pytest.raises(rules.QuotaError, match="尚未下达"):
         publish_list(db, campaign_id=county["campaign"], region_code="430811100003", kind="identify",
-                     start=TODAY, today=TODAY, key=ID_KEY, household_ids=[])
+                     start=TODAY, today=TODAY, key=ID_KEY, household_ids=[], clock=CLOCK)
 
 
 def test_township_list_waits_for_every_village_window_to_close(db, county):
     c = county["campaign"]
     start = TODAY
-    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=start, today=TODAY, key=ID_KEY)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=start, today=TODAY, key=ID_KEY, clock=CLOCK)
     with pytest.raises(PublishError, match="河口村还没有公示名单"):
-        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY)
-    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=start + dt.timedelta(days=1), today=TODAY, key=ID_KEY)
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY, clock=CLOCK)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=start + dt.timedelta(days=1), today=TODAY, key=ID_KEY, clock=CLOCK)
     # Village B closes on day 7 after `start` (its 7 days run from start+1 to start+7).
     with pytest.raises(PublishError, match="河口村的公示到 2026-11-30"):
-        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY)
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY, clock=CLOCK)
     list_id = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify",
-                           start=start + dt.timedelta(days=8), today=TODAY, key=ID_KEY)
+                           start=start + dt.timedelta(days=8), today=TODAY, key=ID_KEY, clock=CLOCK)
     entries = list(db.query("select village_code from list_entries where list_id = ?", [list_id]))
     assert len(entries) == 4 + 2   # both villages' selections gathered
     # The county level waits for the township in turn.
     with pytest.raises(PublishError):
-        publish_list(db, campaign_id=c, region_code="430811", kind="identify", start=start + dt.timedelta(days=10), today=TODAY, key=ID_KEY)
+        publish_list(db, campaign_id=c, region_code="430811", kind="identify", start=start + dt.timedelta(days=10), today=TODAY, key=ID_KEY, clock=CLOCK)
 
 
 def test_amend_makes_a_new_version_and_keeps_the_old_one(db, county):
     h = county["households"]
     list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                           start=TODAY, today=TODAY, key=ID_KEY)
+                           start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     with pytest.raises(PublishError, match="修改说明"):
-        amend_list(db, list_id, household_ids=[h["张建国"]], note="  ", key=ID_KEY, today=TODAY)
+        amend_list(db, list_id, household_ids=[h["张建国"]], note="  ", key=ID_KEY, today=TODAY, clock=CLOCK)
     # 欧阳德胜 (1 person) removed; 王明 (4 persons) cannot fit the 10-person quota, so nobody else is added.
     version = amend_list(db, list_id, household_ids=[h["张建国"], h["李秀英"], h["向春华"]],
-                         note="一户举报属实，取消资格", key=ID_KEY, today=TODAY)
+                         note="一户举报属实，取消资格", key=ID_KEY, today=TODAY, clock=CLOCK)
     assert version == 2 and db["lists"].get(list_id)["current_version"] == 2
     v1 = [r["head_name"] for r in db.query("select head_name from list_entries where list_id = ? and version = 1", [list_id])]
     v2 = [r["head_name"] for r in db.query("select head_name from list_entries where list_id = ? and version = 2 order by position", [list_id])]
@@ -101,22 +101,22 @@ def test_amend_makes_a_new_version_and_keeps_the_old_one(db, county):
     assert windows[0]["window_start"] == windows[1]["window_start"]     # a removal keeps the window
     with pytest.raises(rules.QuotaError):
         amend_list(db, list_id, household_ids=[h["张建国"], h["李秀英"], h["王明"]], note="超额", key=ID_KEY,
-                   today=TODAY, start=TODAY)
+                   today=TODAY, start=TODAY, clock=CLOCK)
     assert db["lists"].get(list_id)["current_version"] == 2
 
 
 def test_replacement_gets_its_own_window_and_rank_order(db, county):
     h = county["households"]
     list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                           start=TODAY - dt.timedelta(days=8), today=None, key=ID_KEY)
+                           start=TODAY - dt.timedelta(days=8), today=None, key=ID_KEY, clock=CLOCK)
     keep = [h["张建国"], h["欧阳德胜"]]             # 李秀英 (3) and 向春华 (2) out: 王明 (4) fits
     with pytest.raises(PublishError, match="公示开始日期"):
-        amend_list(db, list_id, household_ids=keep + [h["王明"]], note="递补", key=ID_KEY, today=TODAY)
+        amend_list(db, list_id, household_ids=keep + [h["王明"]], note="递补", key=ID_KEY, today=TODAY, clock=CLOCK)
     with pytest.raises(PublishError, match="早于今天"):
         amend_list(db, list_id, household_ids=keep + [h["王明"]], note="递补", key=ID_KEY, today=TODAY,
-                   start=TODAY - dt.timedelta(days=1))
+                   start=TODAY - dt.timedelta(days=1), clock=CLOCK)
     amend_list(db, list_id, household_ids=[h["欧阳德胜"], h["张建国"], h["王明"]], note="一户举报属实，依次递补",
-               key=ID_KEY, today=TODAY, start=TODAY)
+               key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
     v2 = list(db.query("select head_name, mark from list_entries where list_id = ? and version = 2 order by position",
                        [list_id]))
     assert [r["head_name"] for r in v2] == ["张建国", "王明", "欧阳德胜"]   # rank order, not order of entry
@@ -129,14 +129,14 @@ def test_households_must_belong_to_the_lists_region(db, county):
     h = county["households"]
     with pytest.raises(PublishError, match="不属于本地"):
         publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify", start=TODAY,
-                     today=TODAY, key=ID_KEY, household_ids=[h["张建国"], h["田玉梅"]])
+                     today=TODAY, key=ID_KEY, household_ids=[h["张建国"], h["田玉梅"]], clock=CLOCK)
     assert db["lists"].count == 0
 
 
 def test_a_level_cannot_be_amended_once_the_next_level_published(db, published):
     h = published["households"]
     with pytest.raises(PublishError, match="上一级"):
-        amend_list(db, published["village_b"], household_ids=[h["田玉梅"]], note="更正", key=ID_KEY, today=TODAY)
+        amend_list(db, published["village_b"], household_ids=[h["田玉梅"]], note="更正", key=ID_KEY, today=TODAY, clock=CLOCK)
 
 
 def test_content_hash_is_keyed_and_recomputable(db, published):
@@ -181,26 +181,26 @@ def test_household_and_vote_constraints(db, county):
     from portal.campaigns import add_household
     with pytest.raises(sqlite3.IntegrityError):
         add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name="赵六", size=0,
-                      applied_on=TODAY)
+                      applied_on=TODAY, clock=CLOCK)
     with pytest.raises(sqlite3.IntegrityError):
         add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name="赵六", size=2,
-                      applied_on=TODAY, votes=40, voters_present=32)
+                      applied_on=TODAY, votes=40, voters_present=32, clock=CLOCK)
     with pytest.raises(sqlite3.IntegrityError):   # the same ID twice in one campaign
         add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_B, head_name="张建国", size=2,
-                      applied_on=TODAY, id_number="430811195001011234", id_key=b"test-key")
+                      applied_on=TODAY, id_number="430811195001011234", id_key=b"test-key", clock=CLOCK)
     assert db["households"].count == 8
 
 
 def test_higher_levels_carry_what_the_village_published(db, county):
     c, h = county["campaign"], county["households"]
     publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=TODAY - dt.timedelta(days=10),
-                 today=None, key=ID_KEY)
+                 today=None, key=ID_KEY, clock=CLOCK)
     publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=TODAY - dt.timedelta(days=10),
-                 today=None, key=ID_KEY)
+                 today=None, key=ID_KEY, clock=CLOCK)
     # After the village window closed, someone edits a household that is on the list.
     db.execute("update households set head_name = '张改名', size = 1 where id = ?", [h["张建国"]])
     township = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=TODAY, today=TODAY,
-                            key=ID_KEY)
+                            key=ID_KEY, clock=CLOCK)
     row = next(db.query("select head_name, size from list_entries where list_id = ? and household_id = ?",
                         [township, h["张建国"]]))
     assert row == {"head_name": "张建国", "size": 4}

@@ -14,7 +14,7 @@ from portal.publishing import PublishError, publish_list
 from portal.replacement import confirm, propose
 from portal.rules import Applicant
 
-from .conftest import ID_KEY, TODAY
+from .conftest import CLOCK, ID_KEY, TODAY
 
 VILLAGE_A = "430811100001"
 
@@ -33,9 +33,9 @@ def village(db, county):
     h = dict(county["households"])
     for name, size, votes in [("甲户主", 2, 4), ("乙户主", 1, 3)]:     # below everyone selected
         h[name] = add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name=name, size=size,
-                                applied_on=dt.date(2026, 3, 1), votes=votes, voters_present=32)
+                                applied_on=dt.date(2026, 3, 1), votes=votes, voters_present=32, clock=CLOCK)
     list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
-                           start=TODAY, today=TODAY, key=ID_KEY)
+                           start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     return {**county, "households": h, "list_id": list_id}
 
 
@@ -53,7 +53,7 @@ def test_confirm_disqualifies_publishes_and_audits(db, village):
     h = village["households"]
     p = confirm(db, list_id=village["list_id"], household_id=h["李秀英"], ground="家中有财政供养人员",
                 expected=(h["甲户主"], h["乙户主"]), actor="reviewer", role="township_reviewer", key=ID_KEY,
-                today=TODAY, start=TODAY + dt.timedelta(days=1))
+                today=TODAY, start=TODAY + dt.timedelta(days=1), clock=CLOCK)
     rows = list(db.query("select head_name, mark from list_entries where list_id = ? and version = 2 order by position",
                          [village["list_id"]]))
     assert [r["head_name"] for r in rows] == ["张建国", "向春华", "欧阳德胜", "甲户主", "乙户主"]   # rank order
@@ -72,16 +72,16 @@ def test_stale_proposal_or_missing_ground_writes_nothing(db, village):
                             ({"expected": None, "ground": "  "}, "理由")]:
         with pytest.raises(PublishError, match=message):
             confirm(db, list_id=village["list_id"], household_id=h["李秀英"], actor="r", role="r", key=ID_KEY,
-                    today=TODAY, start=TODAY, **kwargs)
+                    today=TODAY, start=TODAY, **kwargs, clock=CLOCK)
     assert db["disqualifications"].count == 0 and db["lists"].get(village["list_id"])["current_version"] == 1
 
 
 def test_nobody_fits_leaves_the_quota_unused(db, village):
     h = village["households"]
     confirm(db, list_id=village["list_id"], household_id=h["欧阳德胜"], ground="空挂户", expected=None, actor="r",
-            role="r", key=ID_KEY, today=TODAY, start=TODAY)      # frees 1: 乙 (1) fits
+            role="r", key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)      # frees 1: 乙 (1) fits
     p = confirm(db, list_id=village["list_id"], household_id=h["乙户主"], ground="空挂户", expected=None,
-                actor="r", role="r", key=ID_KEY, today=TODAY, start=TODAY)
+                actor="r", role="r", key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
     assert p.replacements == () and p.unused == 1
     note = db["list_versions"].get((village["list_id"], 3))["change_note"]
     assert "名额暂时空出" in note
@@ -98,9 +98,9 @@ def _big_village(db, county, listed=12, waiting=30):
     set_quota(db, county["campaign"], "430811100009", 24)
     for i in range(listed + waiting):
         add_household(db, campaign_id=county["campaign"], village_code="430811100009", head_name=f"户{i:02d}",
-                      size=1 + i % 3, applied_on=dt.date(2026, 3, 1), votes=200 - i, voters_present=300)
+                      size=1 + i % 3, applied_on=dt.date(2026, 3, 1), votes=200 - i, voters_present=300, clock=CLOCK)
     list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811100009", kind="identify",
-                           start=TODAY, today=TODAY, key=ID_KEY)
+                           start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     targets = [r["household_id"] for r in db.query(
         "select household_id from list_entries where list_id = ? and version = 1 order by position", [list_id])]
     return list_id, targets
@@ -111,7 +111,7 @@ def _dispose(path, list_id, household_id):
     db = connect(path)
     try:
         confirm(db, list_id=list_id, household_id=household_id, ground="举报属实", expected=None, actor="w",
-                role="township_reviewer", key=ID_KEY, today=TODAY, start=TODAY)
+                role="township_reviewer", key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
         return "ok"
     except PublishError as error:
         return str(error)
@@ -184,4 +184,4 @@ def test_replacement_on_a_township_list_keeps_each_village_within_its_quota(db, 
     from portal.publishing import amend_list
     with pytest.raises(rules.QuotaError, match="双星村"):
         amend_list(db, township, household_ids=[hid for hid in entries if hid != h["向春华"]] + [h["王明"]],
-                   note="x", key=ID_KEY, today=None, start=TODAY)
+                   note="x", key=ID_KEY, today=None, start=TODAY, clock=CLOCK)

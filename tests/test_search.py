@@ -12,7 +12,7 @@ from portal.notices import create_notice
 from portal.publishing import publish_list
 from portal.regions import add_region
 
-from .conftest import TODAY, ID_KEY
+from .conftest import CLOCK, ID_KEY, NOW_AT, TODAY, set_now
 
 
 @pytest.fixture
@@ -24,7 +24,7 @@ def indexed(app, published):
 
 def add_notice(app, db, **fields):
     with app.app_context():
-        return create_notice(db, actor="t", role="county_admin", **fields)
+        return create_notice(db, actor="t", role="county_admin", **fields, clock=CLOCK)
 
 
 def find(app, q, **filters):
@@ -63,9 +63,9 @@ def test_surname_read_as_a_surname_is_found(app, db, indexed):
     add_region(db, "430811100003", "李家岗村", "430811100")
     set_quota(db, c, "430811100003", 10)
     add_household(db, campaign_id=c, village_code="430811100003", head_name="单雄信", size=2,
-                  applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30)
+                  applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30, clock=CLOCK)
     lst = publish_list(db, campaign_id=c, region_code="430811100003", kind="identify", start=TODAY, today=TODAY,
-                       key=ID_KEY)
+                       key=ID_KEY, clock=CLOCK)
     with app.app_context():
         search.apply_outbox()
     for typed in ("shanxiongxin", "sxx", "danxiongxin", "单雄信", "ljg"):
@@ -76,7 +76,7 @@ def test_only_current_published_versions_are_found(app, db, indexed):
     assert entry_hits(find(app, "欧阳德胜")) == []     # on version 1 of village A only, removed in version 2
     assert entry_hits(find(app, "王明")) == []         # an applicant who was never on a published list
     add_household(db, campaign_id=indexed["campaign"], village_code="430811100002", head_name="赵卫东", size=1,
-                  applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33)
+                  applied_on=dt.date(2026, 3, 1), votes=1, voters_present=33, clock=CLOCK)
     assert entry_hits(find(app, "赵卫东")) == []       # a draft: entered, not published
     assert db.execute("select count(*) from search_names where key = '王明'").fetchone()[0] == 0
 
@@ -124,7 +124,7 @@ def test_a_notice_is_found_only_once_its_time_has_come(app, db, indexed):
         search.apply_outbox()
     assert f"notice:{nid}" not in doc_ids(find(app, "延长公示"))
     assert f"notice:{nid}" not in search_ids(app)
-    app.config["NOW"] = "2026-11-24T09:00:00+08:00"
+    set_now(app, "2026-11-24T09:00:00+08:00")
     with app.app_context():
         search.apply_outbox()
     assert doc_ids(find(app, "延长公示")) == [f"notice:{nid}"]
@@ -160,10 +160,10 @@ def test_the_search_form_is_a_get_form_without_a_token(client, indexed):
 def test_a_failed_publication_leaves_no_outbox_row_and_no_name_keys(app, db, indexed):
     before = [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("search_outbox", "search_names")]
     add_household(db, campaign_id=indexed["campaign"], village_code="430811100002", head_name="钱多多", size=30,
-                  applied_on=dt.date(2026, 3, 1), votes=33, voters_present=33)
+                  applied_on=dt.date(2026, 3, 1), votes=33, voters_present=33, clock=CLOCK)
     with pytest.raises(Exception):
         publish_list(db, campaign_id=indexed["campaign"], region_code="430811100002", kind="identify", start=TODAY,
-                     today=TODAY, key=ID_KEY)
+                     today=TODAY, key=ID_KEY, clock=CLOCK)
     after = [db.execute(f"select count(*) from {t}").fetchone()[0] for t in ("search_outbox", "search_names")]
     assert after == before
 
@@ -226,8 +226,8 @@ def test_a_word_that_is_both_a_place_and_initials_still_finds_the_household(app,
 
 
 def test_applied_outbox_rows_are_pruned_after_a_week(app, db, indexed, monkeypatch):
-    def ago(days):
-        return (dt.datetime.now(dt.UTC) - dt.timedelta(days=days)).isoformat()
+    def ago(days):          # days before the app's (stopped) clock, as the outbox stores times
+        return (NOW_AT - dt.timedelta(days=days)).astimezone(dt.UTC).isoformat(timespec="microseconds")
 
     list_id = next(db.query("select id from lists order by id"))["id"]
     for days in (10, 9, 8, 1):
@@ -244,5 +244,5 @@ def test_applied_outbox_rows_are_pruned_after_a_week(app, db, indexed, monkeypat
     db.execute("insert into search_outbox (doc, at) values (?, ?)", ["pages", ago(30)])
     db.conn.commit()
     newest = db.execute("select max(id) from search_outbox").fetchone()[0]
-    assert search.prune_outbox(db, newest - 1) == 0        # not applied yet: kept, however old
-    assert search.prune_outbox(db, newest) == 1
+    assert search.prune_outbox(db, newest - 1, CLOCK) == 0        # not applied yet: kept, however old
+    assert search.prune_outbox(db, newest, CLOCK) == 1

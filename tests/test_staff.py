@@ -8,7 +8,7 @@ from flask import url_for
 
 from portal.accounts import create_user
 
-from .conftest import ID_KEY, PASSWORD, login
+from .conftest import CLOCK, ID_KEY, PASSWORD, login, set_now
 
 APPLICANT = {"head_name": "赵春华", "id_number": "", "size": 2, "group_code": "", "causes": ["capital", "illness"],
              "income_per_capita": 1500, "applied_on": "2026-03-05", "votes": 18, "voters_present": 32}
@@ -85,7 +85,7 @@ def new_village_with_clerk(app, db, staff):
     add_region(db, "430811100003", "高云村", "430811100")
     set_quota(db, staff["campaign"], "430811100003", 8)
     create_user(db, username="gaoyun", display_name="高云村文书", role="village_clerk", region_code="430811100003",
-                password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY)
+                password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
     client = app.test_client()
     login(client, "gaoyun")
     return client
@@ -113,14 +113,17 @@ def test_clerk_publishes_the_village_list(app, db, staff):
 
 def test_township_list_waits_for_the_chain_then_publishes(app, db, staff):
     create_user(db, username="xiehe", display_name="协合乡审核员", role="township_reviewer", region_code="430811200",
-                password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY)
+                password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
     client = app.test_client()
     login(client, "xiehe")
     logged = audit_count(db)
     early = client.post("/staff/r/430811200/publish", data={"kind": "identify", "start": "2026-11-25"})
     assert early.status_code == 400 and "龙尾巴村的公示到 2026-11-29 才结束" in early.get_data(as_text=True)
     assert audit_count(db) == logged and db["lists"].count == 5
-    app.config["NOW"] = "2026-12-01T09:00:00+08:00"      # the village window has closed
+    set_now(app, "2026-12-01T09:00:00+08:00")      # the village window has closed
+    # Eight days on, by the portal's clock, the session is long past SESSION_MAX_AGE: log in again.
+    assert client.get("/staff/").status_code == 302
+    login(client, "xiehe")
     assert "可以发布本级名单" in client.get("/staff/").get_data(as_text=True)
     resp = client.post("/staff/r/430811200/publish", data={"kind": "identify", "start": "2026-12-01"})
     assert resp.status_code == 302

@@ -4,13 +4,12 @@ The routes come from the app's URL map, so a new console route is covered the da
 what each role may do is written out here independently of portal/accounts.py.
 """
 
-import datetime as dt
 from pathlib import Path
 
 import pytest
 from flask import url_for
 
-from .conftest import ROLE_USERS, login
+from .conftest import CLOCK, ROLE_USERS, login
 
 ALL = set(ROLE_USERS)
 # permission -> roles allowed on a target inside their jurisdiction (village-level targets,
@@ -49,7 +48,7 @@ def _complaint(db, list_id, household_id=None):
     from portal.complaints import file_complaint
     cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground="vehicle",
                             text="有车", about_committee=False, anonymous=True, name="", phone="", files=[],
-                            key=b"test-key", today=dt.date(2026, 11, 23))
+                            key=b"test-key", clock=CLOCK)
     fid = db["complaint_files"].insert({"complaint_id": cid, "stored_name": f"c{cid}.png", "content_type": "image/png",
                                         "size": 1, "sha256": "x", "added_at": "2026-11-23T02:00:00+00:00"}).last_pk
     db.execute("update complaints set outcome = 'upheld', status = 'concluded' where id = ?", [cid])

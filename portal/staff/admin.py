@@ -7,7 +7,7 @@ from flask_login import current_user
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from .. import audit, rules
+from .. import audit, clock, rules
 from ..accounts import ROLES, create_user
 from ..campaigns import create_campaign, get_quota, set_quota
 from ..db import get_db, write_transaction
@@ -43,7 +43,7 @@ def new_user():
         try:
             create_user(db, username=form.username.data, display_name=form.display_name.data, role=form.role.data,
                         region_code=form.region_code.data, password=form.password.data,
-                        actor=current_user.username, actor_role=current_user.role)
+                        actor=current_user.username, actor_role=current_user.role, clock=clock.current())
         except ValueError as error:
             form.username.errors.append(str(error))
         else:
@@ -65,7 +65,7 @@ def deactivate_user(user_id):
         db.execute("update users set active = 0, session_version = session_version + 1 where id = ?", [user_id])
         audit.record(db, actor=current_user.username, role=current_user.role, action="user.deactivate",
                      object_type="user", object_id=user_id, region_code=row["region_code"],
-                     before={"active": row["active"]}, after={"active": 0})
+                     before={"active": row["active"]}, after={"active": 0}, clock=clock.current())
     flash(f"已停用账号 {row['username']}，该账号的登录立即失效。")
     return redirect(url_for("staff.users"))
 
@@ -128,7 +128,8 @@ def _save_quotas(db, campaign, region, own, children, form) -> None:
             after["reserve"] = form.reserve.data
         audit.record(db, actor=current_user.username, role=current_user.role, action="quota.split",
                      object_type="region", object_id=region["code"], region_code=region["code"],
-                     before={"campaign_id": campaign["id"], **before}, after={"campaign_id": campaign["id"], **after})
+                     before={"campaign_id": campaign["id"], **before}, after={"campaign_id": campaign["id"], **after},
+                     clock=clock.current())
 
 
 @staff_route("/campaigns/new", permission="admin.campaigns", methods=("GET", "POST"))
@@ -144,10 +145,12 @@ def new_campaign():
             campaign_id = create_campaign(
                 db, county_code=county, name=form.name.data.strip(), reference_date=form.reference_date.data,
                 income_line=form.income_line.data, chain=chain, dibao_included=form.dibao_included.data,
-                wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data)
+                wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
+                clock=clock.current())
             audit.record(db, actor=current_user.username, role=current_user.role, action="campaign.create",
                          object_type="campaign", object_id=campaign_id, region_code=county,
-                         after={"name": form.name.data, "chain": chain, "income_line": form.income_line.data})
+                         after={"name": form.name.data, "chain": chain, "income_line": form.income_line.data},
+                         clock=clock.current())
         flash("已建立新批次。请先下达县级规模指标，再分解到乡镇和村。")
         return redirect(url_for("staff.dashboard", campaign=campaign_id))
     return render_template("staff/campaign_new.html", form=form), 400 if form.errors else 200

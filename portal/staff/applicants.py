@@ -62,10 +62,10 @@ def new_applicant(code):
                     id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
                     income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
                     single_child=form.single_child.data, all_daughters=form.all_daughters.data,
-                    votes=form.votes.data, voters_present=form.voters_present.data)
+                    votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
                 audit.record(db, actor=current_user.username, role=current_user.role, action="household.create",
                              object_type="household", object_id=household_id, region_code=code,
-                             after=household_snapshot(db, household_id))
+                             after=household_snapshot(db, household_id), clock=clock.current())
         except sqlite3.IntegrityError:
             form.id_number.errors.append(DUPLICATE_ID)
         else:
@@ -90,7 +90,7 @@ def edit_applicant(household_id):
                 _update_household(db, household_id, form)
                 audit.record(db, actor=current_user.username, role=current_user.role, action="household.update",
                              object_type="household", object_id=household_id, region_code=region["code"],
-                             before=before, after=household_snapshot(db, household_id))
+                             before=before, after=household_snapshot(db, household_id), clock=clock.current())
         except sqlite3.IntegrityError:
             form.id_number.errors.append(DUPLICATE_ID)
         else:

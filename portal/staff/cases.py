@@ -12,7 +12,7 @@ from wtforms import BooleanField, DateField, RadioField, SelectField, StringFiel
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import audit, clock
-from ..campaigns import id_key, now_text
+from ..campaigns import id_key
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
 from ..publishing import PublishError
@@ -81,7 +81,8 @@ def handles(c: dict) -> bool:
 
 
 def _event(db, complaint_id: int, kind: str, text: str) -> None:
-    db["complaint_events"].insert({"complaint_id": complaint_id, "at": now_text(), "actor": current_user.username,
+    db["complaint_events"].insert({"complaint_id": complaint_id, "at": clock.current().stamp(),
+                                   "actor": current_user.username,
                                    "kind": kind, "text": text})
 
 
@@ -155,7 +156,7 @@ def assign(complaint_id):
                      object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
                      before={"status": c["status"]},
                      after={"status": "investigating", "investigator_id": form.investigator.data,
-                            "due_on": form.due_on.data.isoformat()})
+                            "due_on": form.due_on.data.isoformat()}, clock=clock.current())
 
     return _case_step(complaint_id, form, write, "已安排调查。")
 
@@ -168,13 +169,14 @@ def conclude(complaint_id):
     def write(db, c):
         db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
                    "concluded_at = ? where id = ?",
-                   [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), now_text(),
+                   [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), clock.current().stamp(),
                     complaint_id])
         _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
         audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
                      object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
                      before={"status": c["status"]},
-                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data})
+                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data},
+                     clock=clock.current())
 
     # Only the staff handling the case conclude it, and not the person who registered it themselves.
     return _case_step(complaint_id, form, write, "已办结。查实的，请在本页确认递补或补录。",
@@ -200,7 +202,7 @@ def replace(complaint_id):
             with write_transaction(db):
                 confirm(db, list_id=c["list_id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
                         expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
-                        today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+                        today=clock.today(), start=form.start.data, complaint_id=complaint_id, clock=clock.current())
                 db.execute("update complaints set resolved_household_id = ? where id = ?",
                            [c["household_id"], complaint_id])
         except PublishError as error:
@@ -246,7 +248,8 @@ def omission(complaint_id):
                     raise PublishError("这件举报已经补录过一户。")
                 add_omitted(db, list_id=c["list_id"], household_id=form.household.data,
                             use_reserve=form.use_reserve.data, actor=current_user.username, role=current_user.role,
-                            key=id_key(), today=clock.today(), start=form.start.data, complaint_id=complaint_id)
+                            key=id_key(), today=clock.today(), start=form.start.data, complaint_id=complaint_id,
+                            clock=clock.current())
                 db.execute("update complaints set resolved_household_id = ? where id = ?",
                            [form.household.data, complaint_id])
         except (PublishError, QuotaError) as error:
@@ -300,10 +303,11 @@ def register():
                     region_code=target, ground=form.ground.data,
                     text=form.text.data, about_committee=False, anonymous=not (form.name.data or "").strip(),
                     name=form.name.data or "", phone=form.phone.data or "", files=[], key=id_key(),
-                    today=clock.today(), channel=form.channel.data, operator=current_user.username)
+                    clock=clock.current(), channel=form.channel.data, operator=current_user.username)
                 audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.register",
                              object_type="complaint", object_id=complaint_id, region_code=target,
-                             after={"channel": form.channel.data, "list_id": list_id, "ground": form.ground.data})
+                             after={"channel": form.channel.data, "list_id": list_id, "ground": form.ground.data},
+                             clock=clock.current())
             flash("已登记。举报人如需查询进度，可电话询问经办人。")
             return redirect(url_for("staff.case", complaint_id=complaint_id))
     return render_template("staff/register.html", form=form, problem=problem), 400 if (problem or form.errors) else 200

@@ -31,7 +31,7 @@ def notices():
     rows = list(get_db().query("select n.*, r.name as region_name from notices n join regions r on "
                                "r.code = n.region_code where n.region_code like ? order by n.publish_at desc",
                                [current_user.region_code + "%"]))
-    now = clock.now().astimezone(clock.zone()).isoformat(timespec="seconds")
+    now = clock.local_stamp()
     return render_template("staff/notices.html", rows=rows, now=now)
 
 
@@ -41,7 +41,7 @@ def new_notice():
     form = EditNoticeForm()
     form.region.choices = jurisdiction_choices(db)
     if not form.is_submitted():
-        form.publish_at.data = clock.now().astimezone(clock.zone()).replace(tzinfo=None, second=0, microsecond=0)
+        form.publish_at.data = clock.now().replace(tzinfo=None, second=0, microsecond=0)
     preview = None
     if form.validate_on_submit():
         if not current_user.can("notices.write", form.region.data):
@@ -51,7 +51,8 @@ def new_notice():
         else:
             publish_at = form.publish_at.data.replace(tzinfo=clock.zone()).isoformat(timespec="seconds")
             create_notice(db, region_code=form.region.data, title=form.title.data, body=form.body.data,
-                          publish_at=publish_at, actor=current_user.username, role=current_user.role)
+                          publish_at=publish_at, actor=current_user.username, role=current_user.role,
+                          clock=clock.current())
             flash("公告已保存，到发布时间自动公开。")
             return redirect(url_for("staff.notices"))
     return render_template("staff/notice_new.html", form=form, preview=preview), 400 if form.errors else 200

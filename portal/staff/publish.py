@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, send_
 from flask_login import current_user
 
 from .. import audit, clock, rules
-from ..campaigns import id_key, now_text, village_selection
+from ..campaigns import id_key, village_selection
 from ..db import get_db, write_transaction
 from ..evidence import EvidenceError, read_upload, store
 from ..lists import list_context, qr_svg
@@ -44,9 +44,9 @@ def publish(code):
         try:
             with write_transaction(db):
                 list_id = publish_list(db, campaign_id=campaign["id"], region_code=code, kind=form.kind.data,
-                                       start=form.start.data, today=clock.today(), key=id_key())
+                                       start=form.start.data, today=clock.today(), key=id_key(), clock=clock.current())
                 audit.record(db, actor=current_user.username, role=current_user.role, action="list.publish",
-                             object_type="list", object_id=list_id, region_code=code, after=version_record(db, list_id))
+                             object_type="list", object_id=list_id, region_code=code, after=version_record(db, list_id), clock=clock.current())
         except (PublishError, rules.QuotaError) as error:
             problem = str(error)
         else:
@@ -97,10 +97,10 @@ def amend(list_id):
             with write_transaction(db):
                 before = version_record(db, list_id)
                 amend_list(db, list_id, household_ids=chosen, note=form.note.data, marks=added, key=id_key(),
-                           today=clock.today(), start=form.start.data)
+                           today=clock.today(), start=form.start.data, clock=clock.current())
                 audit.record(db, actor=current_user.username, role=current_user.role, action="list.amend",
                              object_type="list", object_id=list_id, region_code=lst["region_code"],
-                             before=before, after=version_record(db, list_id))
+                             before=before, after=version_record(db, list_id), clock=clock.current())
         except (PublishError, rules.QuotaError) as error:
             problem = str(error)
         else:
@@ -154,11 +154,11 @@ def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> 
         photo_id = db["board_photos"].insert({
             "list_id": list_id, "version": lst["current_version"], "stored_name": stored,
             "content_type": content_type, "size": len(data), "sha256": digest,
-            "uploaded_by": current_user.username, "uploaded_at": now_text(),
+            "uploaded_by": current_user.username, "uploaded_at": clock.current().stamp(),
         }).last_pk
         audit.record(db, actor=current_user.username, role=current_user.role, action="list.photo",
                      object_type="list", object_id=list_id, region_code=lst["region_code"],
-                     after={"photo_id": photo_id, "sha256": digest, "size": len(data)})
+                     after={"photo_id": photo_id, "sha256": digest, "size": len(data)}, clock=clock.current())
 
 
 @staff_route("/photos/<id:photo_id>", permission="lists.view", target="photo")
