@@ -12,7 +12,16 @@ from flask_compress import Compress
 from flask_wtf.csrf import CSRFProtect
 from werkzeug.routing import IntegerConverter
 
-ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = Path(__file__).resolve().parent
+
+
+def data_dir(name: str) -> Path:
+    """``content`` or ``import``: beside the package in a checkout (and an editable install), inside
+    it (``portal/_data/<name>``) in an installed wheel. ``PORTAL_CONTENT_DIR``/``PORTAL_IMPORT_DIR``
+    point elsewhere."""
+    bundled = PACKAGE / "_data" / name
+    return bundled if bundled.is_dir() else PACKAGE.parent / name
+
 
 DEFAULTS = {
     "SITE_NAME": "扶贫对象公示平台",
@@ -26,8 +35,9 @@ DEFAULTS = {
     "NATIONAL_HOTLINE": "12317",
     # Absolute base URL printed in QR codes, e.g. https://gongshi.example.gov.cn; None = this host.
     "PUBLIC_URL": None,
-    "CONTENT_DIR": str(ROOT / "content"),
-    "IMPORT_DIR": str(ROOT / "import"),
+    # The guide pages (markdown) and the import folder (demo data, samples, blank templates).
+    "CONTENT_DIR": str(data_dir("content")),
+    "IMPORT_DIR": str(data_dir("import")),
     "LOAD_DEMO": True,
     # A fixed ISO timestamp freezes the clock (tests, screenshots); None = real time.
     "NOW": None,

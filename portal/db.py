@@ -1,4 +1,9 @@
-"""The only door to SQLite: one connection per request on ``g``, numbered migrations, init-db."""
+"""The only door to SQLite: one connection per request on ``g``, numbered migrations, init-db.
+
+Times are ISO 8601 text, all from the portal's clock: instants (``*_at`` columns, audit rows) in UTC
+(``Clock.stamp``); window days (``window_start``/``window_end``) as calendar dates in the portal's
+zone; a notice's ``publish_at`` in the portal's zone with its offset (``Clock.local_stamp``).
+"""
 
 from __future__ import annotations
 

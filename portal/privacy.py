@@ -1,7 +1,7 @@
 """What public pages may show of a person (DOMAIN §11 rule 11): name masking and ID handling.
 
 ID numbers are never stored in clear: only a keyed hash (to find duplicates across a campaign)
-and a masked form for staff (first 6 and last 4 characters).
+and a masked form for staff (the last 4 characters only, see ``mask_id``).
 """
 
 from __future__ import annotations
