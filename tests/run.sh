@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The whole test suite from a fresh machine (Python 3.11, pip, git, Debian's apt):
-# installs what the browser checks need, then the Python package, then runs pytest.
+# installs what the browser checks (and tests/faketime.sh) need, then the Python package, then runs pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,6 +11,7 @@ need=()
 command -v java >/dev/null || need+=(default-jre-headless)
 command -v npm >/dev/null || need+=(npm)
 fc-list ':lang=zh' 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
+command -v faketime >/dev/null || need+=(faketime)      # for tests/faketime.sh (CI's runs on other dates)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "Installing with apt-get: ${need[*]}"
