@@ -137,6 +137,18 @@ def lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list
     return out
 
 
+def lower_windows(lower: list[tuple[str, dict | None]]) -> list[tuple[str, rules.Window | None]]:
+    """``lower_lists`` rows as (name, window) pairs for the chain rule."""
+    return [(name, rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"]))
+             if r else None) for name, r in lower]
+
+
+def chain_check(db, campaign: dict, level: str, lower: list[tuple[str, dict | None]], on: dt.date) -> list[str]:
+    """Why a list of ``level`` over these lower lists may not be published on ``on`` (rule 6)."""
+    return rules.chain_problems(level=level, chain=campaign["chain"], on=on, lower_windows=lower_windows(lower),
+                                open_complaints=open_in_window(db, [r["id"] for _, r in lower if r]))
+
+
 def publish_list(
     db,
     *,
@@ -185,16 +197,8 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
 
     below = rules.lower_level(campaign["chain"], level)
     lower = lower_lists(db, campaign, region, kind, below) if below else []
-    problems = rules.chain_problems(
-        level=level,
-        chain=campaign["chain"],
-        start=start,
-        lower_windows=[
-            (name, rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"])) if r else None)
-            for name, r in lower
-        ],
-        open_complaints=open_in_window(db, [r["id"] for _, r in lower if r]),
-    )
+    # Only the demo loader passes today=None: it pretends each list was published before its start.
+    problems = chain_check(db, campaign, level, lower, today if today is not None else start)
     if problems:
         raise PublishError("现在还不能公示本级名单：" + "".join(problems))
 

@@ -235,16 +235,17 @@ def chain_problems(
     *,
     level: str,
     chain: Sequence[dict],
-    start: dt.date,
+    on: dt.date,
     lower_windows: Sequence[tuple[str, Window | None]],
     open_complaints: int = 0,
 ) -> list[str]:
-    """Reasons (in Chinese) why a list of ``level`` may not open on ``start``; empty if it may.
+    """Reasons (in Chinese) why a list of ``level`` may not be published on day ``on``; empty if it may.
 
     ``lower_windows`` pairs each lower-level unit (name) with the window of its list, or None when
-    that unit has published no list yet. A level opens only after every window of the level below
-    has closed (the day after its last day at the earliest) and every complaint filed in those
-    windows is concluded (DOMAIN §11 rule 6).
+    that unit has published no list yet. A level is published only after every window of the level
+    below has closed — on the day after its last day at the earliest, whatever start date it asks
+    for, because its content is gathered from the lower lists at publication — and every complaint
+    filed in those windows is concluded (DOMAIN §11 rule 6).
     """
     below = lower_level(chain, level)
     if below is None:
@@ -255,11 +256,18 @@ def chain_problems(
     for name, window in lower_windows:
         if window is None:
             problems.append(f"{name}还没有公示名单。")
-        elif window.end >= start:
+        elif window.end >= on:
             problems.append(
-                f"{name}的公示到 {window.end.isoformat()} 才结束，本级公示最早只能从 "
-                f"{(window.end + dt.timedelta(days=1)).isoformat()} 开始。"
+                f"{name}的公示到 {window.end.isoformat()} 才结束，本级名单最早 "
+                f"{(window.end + dt.timedelta(days=1)).isoformat()} 才能发布。"
             )
     if open_complaints:
-        problems.append(f"下一级公示期内还有 {open_complaints} 件举报没有办结。")
+        problems.append(f"下一级公示期内还有 {open_complaints} 件举报没有办结，办结后才能发布。")
     return problems
+
+
+def earliest_publication(lower_windows: Sequence[tuple[str, Window | None]]) -> dt.date | None:
+    """The first day every lower window has closed (None while a unit has no list yet)."""
+    if not lower_windows or any(w is None for _, w in lower_windows):
+        return None
+    return max(w.end for _, w in lower_windows) + dt.timedelta(days=1)

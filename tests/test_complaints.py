@@ -193,6 +193,13 @@ def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
                             clock=clock_at(NOW_AT - dt.timedelta(days=7)))       # filed inside the village window
     with pytest.raises(PublishError, match="1 件举报没有办结"):
         publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
+    # The console applies the same rule: the windows have closed, but the township is not ready.
+    from portal.campaigns import get_campaign
+    from portal.regions import get_region_row
+    from portal.staff.console import readiness
+    with app.app_context():
+        ready = readiness(db, get_campaign(db, c), get_region_row(db, "430811100"))
+    assert not ready["ready"] and any("1 件举报没有办结" in p for p in ready["problems"])
     db.execute("update complaints set status = 'concluded', outcome = 'dismissed' where id = ?", [cid])
     assert publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY,
                         key=ID_KEY, clock=CLOCK)

@@ -129,7 +129,7 @@ def test_upper_lists_carry_the_lower_entries_and_keep_the_chain_rule(bench_db):
         windows = [(str(low["id"]), rules.Window(dt.date.fromisoformat(low["window_start"]),
                                                  dt.date.fromisoformat(low["window_end"]))) for low in lower]
         chain = rules.DEFAULT_CHAIN
-        assert rules.chain_problems(level=up["level"], chain=chain, start=dt.date.fromisoformat(start["window_start"]),
+        assert rules.chain_problems(level=up["level"], chain=chain, on=dt.date.fromisoformat(start["window_start"]),
                                     lower_windows=windows) == []
 
 

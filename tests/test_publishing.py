@@ -68,20 +68,40 @@ def test_list_without_quota_is_refused(db, county):
 def test_township_list_waits_for_every_village_window_to_close(db, county):
     c = county["campaign"]
     start = TODAY
-    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=start, today=TODAY, key=ID_KEY, clock=CLOCK)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_A, kind="identify", start=start, today=TODAY, key=ID_KEY,
+                 clock=CLOCK)
     with pytest.raises(PublishError, match="河口村还没有公示名单"):
-        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY, clock=CLOCK)
-    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=start + dt.timedelta(days=1), today=TODAY, key=ID_KEY, clock=CLOCK)
-    # Village B closes on day 7 after `start` (its 7 days run from start+1 to start+7).
-    with pytest.raises(PublishError, match="河口村的公示到 2026-11-30"):
-        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7), today=TODAY, key=ID_KEY, clock=CLOCK)
-    list_id = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify",
-                           start=start + dt.timedelta(days=8), today=TODAY, key=ID_KEY, clock=CLOCK)
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=start + dt.timedelta(days=7),
+                     today=TODAY, key=ID_KEY, clock=CLOCK)
+    publish_list(db, campaign_id=c, region_code=VILLAGE_B, kind="identify", start=start + dt.timedelta(days=1),
+                 today=TODAY, key=ID_KEY, clock=CLOCK)
+    # Village B's 7 days run from start+1 to start+7 (2026-11-30).
+    day = lambda n: start + dt.timedelta(days=n)  # noqa: E731
+    with pytest.raises(PublishError, match="河口村的公示到 2026-11-30 才结束，本级名单最早 2026-12-01 才能发布"):
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=day(8), today=day(7),
+                     key=ID_KEY, clock=CLOCK)
+    list_id = publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=day(8), today=day(8),
+                           key=ID_KEY, clock=CLOCK)
     entries = list(db.query("select village_code from list_entries where list_id = ?", [list_id]))
     assert len(entries) == 4 + 2   # both villages' selections gathered
     # The county level waits for the township in turn.
-    with pytest.raises(PublishError):
-        publish_list(db, campaign_id=c, region_code="430811", kind="identify", start=start + dt.timedelta(days=10), today=TODAY, key=ID_KEY, clock=CLOCK)
+    with pytest.raises(PublishError, match="索溪峪镇的公示到 2026-12-07"):
+        publish_list(db, campaign_id=c, region_code="430811", kind="identify", start=day(20), today=day(10),
+                     key=ID_KEY, clock=CLOCK)
+
+
+def test_the_next_level_cannot_be_scheduled_while_the_level_below_is_still_open(db, county):
+    """Issue 16 item 1: a start date after the lower windows does not help while they are open: the
+    upper list would be built from village lists that can still change."""
+    c = county["campaign"]
+    for village in (VILLAGE_A, VILLAGE_B):
+        publish_list(db, campaign_id=c, region_code=village, kind="identify", start=TODAY, today=TODAY, key=ID_KEY,
+                     clock=CLOCK)
+    later = TODAY + dt.timedelta(days=30)
+    with pytest.raises(PublishError, match="本级名单最早 2026-11-30 才能发布"):
+        publish_list(db, campaign_id=c, region_code=TOWNSHIP, kind="identify", start=later, today=TODAY,
+                     key=ID_KEY, clock=CLOCK)
+    assert db["lists"].count == 2
 
 
 def test_amend_makes_a_new_version_and_keeps_the_old_one(db, county):

@@ -177,24 +177,24 @@ def test_first_level_has_no_lower_level():
     assert rules.lower_level(CHAIN, "village") is None
     assert rules.lower_level(CHAIN, "township") == "village"
     assert rules.lower_level(CHAIN, "county") == "township"
-    assert rules.chain_problems(level="village", chain=CHAIN, start=D(2026, 1, 1), lower_windows=[]) == []
+    assert rules.chain_problems(level="village", chain=CHAIN, on=D(2026, 1, 1), lower_windows=[]) == []
 
 
 def test_level_opens_only_the_day_after_every_lower_window_closed():
     closed = Window(D(2026, 11, 3), D(2026, 11, 9))
-    assert rules.chain_problems(level="township", chain=CHAIN, start=D(2026, 11, 10),
+    assert rules.chain_problems(level="township", chain=CHAIN, on=D(2026, 11, 10),
                                 lower_windows=[("双星村", closed), ("河口村", closed)]) == []
-    problems = rules.chain_problems(level="township", chain=CHAIN, start=D(2026, 11, 9),
+    problems = rules.chain_problems(level="township", chain=CHAIN, on=D(2026, 11, 9),
                                     lower_windows=[("双星村", closed)])
-    assert len(problems) == 1 and "双星村" in problems[0] and "2026-11-10" in problems[0]
+    assert len(problems) == 1 and "双星村" in problems[0] and "2026-11-10 才能发布" in problems[0]
 
 
 def test_level_waits_for_missing_lower_lists_and_open_complaints():
     closed = Window(D(2026, 11, 3), D(2026, 11, 9))
-    problems = rules.chain_problems(level="township", chain=CHAIN, start=D(2026, 11, 20),
+    problems = rules.chain_problems(level="township", chain=CHAIN, on=D(2026, 11, 20),
                                     lower_windows=[("双星村", closed), ("河口村", None)], open_complaints=2)
     assert any("河口村" in p for p in problems) and any("2 件" in p for p in problems)
-    assert rules.chain_problems(level="county", chain=CHAIN, start=D(2026, 11, 20), lower_windows=[])
+    assert rules.chain_problems(level="county", chain=CHAIN, on=D(2026, 11, 20), lower_windows=[])
 
 
 def test_configurable_chain_five_plus_five():

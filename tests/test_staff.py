@@ -119,12 +119,19 @@ def test_township_list_waits_for_the_chain_then_publishes(app, db, staff):
     logged = audit_count(db)
     early = client.post("/staff/r/430811200/publish", data={"kind": "identify", "start": "2026-11-25"})
     assert early.status_code == 400 and "龙尾巴村的公示到 2026-11-29 才结束" in early.get_data(as_text=True)
+    # A start date after the village window does not help either, and the console says from when.
+    ahead = client.post("/staff/r/430811200/publish", data={"kind": "identify", "start": "2026-12-05"})
+    assert ahead.status_code == 400 and "本级名单最早 2026-11-30 才能发布" in ahead.get_data(as_text=True)
     assert audit_count(db) == logged and db["lists"].count == 5
+    assert "最早 2026年11月30日 可以发布本级名单" in client.get("/staff/").get_data(as_text=True)
+    page = client.get("/staff/r/430811200/publish").get_data(as_text=True)
+    assert "现在还不能发布本级名单" in page and "从 2026年11月30日 起可以发布" in page
     set_now(app, "2026-12-01T09:00:00+08:00")      # the village window has closed
     # Eight days on, by the portal's clock, the session is long past SESSION_MAX_AGE: log in again.
     assert client.get("/staff/").status_code == 302
     login(client, "xiehe")
-    assert "可以发布本级名单" in client.get("/staff/").get_data(as_text=True)
+    assert "下一级公示已全部结束，可以发布本级名单" in client.get("/staff/").get_data(as_text=True)
+    assert "现在还不能发布" not in client.get("/staff/r/430811200/publish").get_data(as_text=True)
     resp = client.post("/staff/r/430811200/publish", data={"kind": "identify", "start": "2026-12-01"})
     assert resp.status_code == 302
 

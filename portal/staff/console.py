@@ -12,7 +12,7 @@ from ..accounts import PUBLISHER
 from ..campaigns import get_campaign, get_quota
 from ..db import get_db
 from ..lists import lists_where
-from ..publishing import lower_lists
+from ..publishing import chain_check, lower_lists, lower_windows
 from ..regions import ancestors, get_region_row
 from . import staff_route
 
@@ -71,12 +71,15 @@ def readiness(db, campaign: dict, region: dict) -> dict:
         return {"own": own, "lower": [], "in_chain": False, "ready": False}
     below = rules.lower_level(campaign["chain"], region["level"])
     today = clock.today()
-    lower = []
-    for name, row in (lower_lists(db, campaign, region, "identify", below) if below else []):
-        closed = row is not None and dt.date.fromisoformat(row["window_end"]) < today
-        lower.append({"name": name, "list_id": row["id"] if row else None, "closed": closed})
-    ready = own is None and all(x["closed"] for x in lower) and (below is None or bool(lower))
-    return {"own": own, "lower": lower, "in_chain": True, "ready": ready}
+    rows = lower_lists(db, campaign, region, "identify", below) if below else []
+    lower = [{"name": name, "list_id": row["id"] if row else None,
+              "closed": row is not None and dt.date.fromisoformat(row["window_end"]) < today} for name, row in rows]
+    # The same check as publishing: lower windows closed and every report filed in them concluded.
+    problems = chain_check(db, campaign, region["level"], rows, today) if below else []
+    earliest = rules.earliest_publication(lower_windows(rows)) if below else None
+    ready = own is None and not problems
+    return {"own": own, "lower": lower, "in_chain": True, "ready": ready, "problems": problems,
+            "earliest": earliest if earliest and earliest > today else None}
 
 
 @staff_route("/", permission="console.view")
