@@ -100,6 +100,21 @@ def set_quota(db, campaign_id: int, region_code: str, persons: int, reserve: int
         _check_split(db, campaign_id, region)
         if region["parent_code"]:
             _check_split(db, campaign_id, get_region_row(db, region["parent_code"]))
+        _check_published(db, campaign_id, region, persons)
+
+
+def _check_published(db, campaign_id: int, region: dict, persons: int) -> None:
+    """A quota may not fall below what a current published list already holds in that region (its own
+    list, or its villages' part of a township or county list): the list would stand above its quota."""
+    fullest = next(db.query(
+        "select l.title, sum(e.size) as persons from lists l join list_entries e "
+        "on e.list_id = l.id and e.version = l.current_version "
+        "where l.campaign_id = ? and l.kind in ('identify', 'replace') and e.village_code like ? "
+        "group by l.id order by persons desc, l.id limit 1", [campaign_id, region["code"] + "%"]), None)
+    if fullest and fullest["persons"] > persons:
+        raise rules.QuotaError(
+            f"{region['name']}的规模指标不能改为 {persons} 人：已公示的《{fullest['title']}》中本地已有 "
+            f"{fullest['persons']} 人。请先依程序更正名单，再调整指标。")
 
 
 def draw_reserve(db, campaign_id: int, village_code: str, persons: int) -> None:

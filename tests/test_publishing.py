@@ -224,3 +224,15 @@ def test_higher_levels_carry_what_the_village_published(db, county):
     row = next(db.query("select head_name, size from list_entries where list_id = ? and household_id = ?",
                         [township, h["张建国"]]))
     assert row == {"head_name": "张建国", "size": 4}
+
+
+def test_a_quota_cannot_fall_below_a_published_list(db, published):
+    """Issue 16 item 8: village A's current list holds 9 persons (张建国 4, 李秀英 3, 向春华 2)."""
+    from portal.campaigns import get_quota, set_quota
+
+    c = published["campaign"]
+    with pytest.raises(rules.QuotaError, match="双星村的规模指标不能改为 5 人：已公示的《双星村.*》中本地已有 9 人"):
+        set_quota(db, c, VILLAGE_A, 5)
+    assert get_quota(db, c, VILLAGE_A)["persons"] == 10           # nothing written
+    set_quota(db, c, VILLAGE_A, 9)                                  # down to what is listed: allowed
+    assert get_quota(db, c, VILLAGE_A)["persons"] == 9
