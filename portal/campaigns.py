@@ -221,6 +221,28 @@ def applicants_of(db, campaign_id: int, village_code: str) -> list[rules.Applica
     ]
 
 
+def ranking_of_record(db, campaign_id: int, village_code: str) -> list[rules.Applicant] | None:
+    """The village's ranking as published with its first list (the vote of record), without the
+    households disqualified since; None while the village has published no list."""
+    rows = list(db.query(
+        "select r.household_id as id, r.size, r.votes, r.priority_count, r.income_per_capita, r.applied_on "
+        "from rankings r join lists l on l.id = r.list_id "
+        "where l.campaign_id = ? and l.region_code = ? and l.kind = 'identify' "
+        "and not exists (select 1 from disqualifications d where d.household_id = r.household_id) "
+        "order by r.rank", [campaign_id, village_code]))
+    if not rows and not next(db.query("select 1 from lists where campaign_id = ? and region_code = ? "
+                                      "and kind = 'identify'", [campaign_id, village_code]), None):
+        return None
+    return [rules.Applicant(id=r["id"], size=r["size"], votes=r["votes"], priority_count=r["priority_count"],
+                            income_per_capita=r["income_per_capita"], applied_on=dt.date.fromisoformat(r["applied_on"]))
+            for r in rows]
+
+
+def in_published_ranking(db, household_id: int) -> bool:
+    """Whether a published ranking holds this household: its data is then the record, not to be edited."""
+    return next(db.query("select 1 from rankings where household_id = ?", [household_id]), None) is not None
+
+
 def village_selection(db, campaign_id: int, village_code: str) -> rules.Selection:
     """Ranking and selection of one village within its quota (the preview staff publish from)."""
     campaign = get_campaign(db, campaign_id)

@@ -425,3 +425,44 @@ def m0007_lookup_indexes(db: sqlite_utils.Database) -> None:
         create index list_versions_start on list_versions(window_start);
         """
     )
+
+
+@migrations(name="0008_rankings")
+def m0008_rankings(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- The ranking of record (票决): every applicant of a village as ranked when its first list was
+        -- published, with what the rule ranked by. 依次递补 walks this, not the households as edited
+        -- later, and an applicant entered after publication is not in it (DOMAIN §11 rules 4, 8).
+        create table rankings (
+            list_id integer not null references lists(id),
+            rank integer not null,
+            household_id integer not null references households(id),
+            size integer not null,
+            votes integer not null,
+            priority_count integer not null,
+            income_per_capita real not null,
+            applied_on text not null,
+            primary key (list_id, rank),
+            unique (list_id, household_id)
+        );
+        create index rankings_household on rankings(household_id);
+        create trigger rankings_no_update before update on rankings
+            begin select raise(abort, 'a published ranking cannot be changed'); end;
+        create trigger rankings_no_delete before delete on rankings
+            when not exists (select 1 from meta where key = 'resetting')
+            begin select raise(abort, 'a published ranking cannot be deleted'); end;
+
+        -- Lists published before this migration: their villages' applicants as they stand now.
+        insert into rankings (list_id, rank, household_id, size, votes, priority_count, income_per_capita, applied_on)
+        select l.id,
+               row_number() over (partition by l.id order by v.votes desc,
+                   h.disabled_member + h.single_child + h.all_daughters desc, h.income_per_capita, h.applied_on, h.id),
+               h.id, h.size, v.votes, h.disabled_member + h.single_child + h.all_daughters, h.income_per_capita,
+               h.applied_on
+        from lists l
+        join households h on h.campaign_id = l.campaign_id and h.village_code = l.region_code
+        join votes v on v.household_id = h.id
+        where l.level = 'village' and l.kind = 'identify';
+        """
+    )

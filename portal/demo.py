@@ -185,7 +185,7 @@ def clear_all(db, clock) -> None:
     with write_transaction(db):
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
         for table in ("search_names", "search_places", "notices", "complaint_files", "complaint_events", "complaints",
-                      "board_photos", "disqualifications", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
+                      "board_photos", "disqualifications", "rankings", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")
         for level in ("group", "village", "township", "county"):

@@ -821,6 +821,10 @@ class _ApplicantRows(_Rows):
                 "from households h left join votes v on v.household_id = h.id "
                 "where h.campaign_id = ? and h.id_hash is not null", [self.campaign["id"]]):
             self.existing[r["id_hash"]] = r
+        # Households in a published ranking (the vote of record): their data is not changed by an import.
+        self.ranked = {r["household_id"] for r in self.db.query(
+            "select r.household_id from rankings r join lists l on l.id = r.list_id where l.campaign_id = ?",
+            [self.campaign["id"]])}
         # ID hash -> first row, keyed by the hash's first 16 bytes (a third of the hex string's
         # memory at a million rows; a false match would need a 128-bit collision).
         self.seen: dict[bytes, int] = {}
@@ -1061,6 +1065,10 @@ class _ApplicantRows(_Rows):
                    old["disabled_member"], old["single_child"], old["all_daughters"], old["votes"], old["voters_present"])
         if current == fields:
             report.unchanged += 1
+            return
+        if old["id"] in self.ranked:
+            self.problem(number, "head_name", name, "这户已列入公示时的票决排名，信息不能通过导入修改；"
+                         "如登记有误，请按程序更正名单。")
             return
         self.updates.append((*fields, old["id"]))
         report.updated += 1

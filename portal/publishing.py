@@ -14,7 +14,7 @@ import json
 import sqlite3
 
 from . import rules, search
-from .campaigns import get_campaign, get_quota, village_selection
+from .campaigns import applicants_of, get_campaign, get_quota, ranking_of_record, village_selection
 from .complaints import open_in_window
 from .db import write_transaction
 from .regions import ancestor_codes, get_region_row
@@ -239,7 +239,30 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
     ).last_pk
     _write_version(db, list_id, 1, window, "首次公示", entries, marks={}, key=key, published_at=published_at,
                    clock=clock)
+    if level == "village" and kind == "identify":
+        _record_ranking(db, list_id, campaign_id, region_code)
     return list_id
+
+
+def _record_ranking(db, list_id: int, campaign_id: int, village_code: str) -> None:
+    """Keep the village's whole ranking as published (the vote of record) for 依次递补."""
+    ranked = rules.rank(applicants_of(db, campaign_id, village_code))
+    db.conn.executemany(
+        "insert into rankings (list_id, rank, household_id, size, votes, priority_count, income_per_capita, "
+        "applied_on) values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [(list_id, i, a.id, a.size, a.votes, a.priority_count, a.income_per_capita, a.applied_on.isoformat())
+         for i, a in enumerate(ranked, start=1)])
+
+
+def check_not_superseded(db, lst: dict) -> None:
+    """Once the next level has published its list, this one can no longer change (rule 6)."""
+    above = ancestor_codes(lst["region_code"])
+    upper = next(db.query(
+        "select r.name from lists l join regions r on r.code = l.region_code where l.campaign_id = ? "
+        f"and l.kind = ? and l.region_code in ({','.join('?' for _ in above)})",
+        [lst["campaign_id"], lst["kind"], *above]), None) if above else None
+    if upper:
+        raise PublishError(f"上一级（{upper['name']}）的名单已经公示，本级名单不能再修改；请在上一级名单上更正。")
 
 
 def amend_list(
@@ -253,6 +276,7 @@ def amend_list(
     start: dt.date | None = None,
     marks: dict[int, str] | None = None,
     published_at: str | None = None,
+    omitted: int | None = None,
     clock,
 ) -> int:
     """Publish a new version of a list with a required change note; older versions stay readable.
@@ -261,6 +285,11 @@ def amend_list(
     full length of this level's window, so a version that adds anyone gets a new window starting
     on ``start`` (not before ``today``). A version that only removes households keeps its window.
     Once the next level has published its list, this level can no longer be amended.
+
+    What an amendment may do (rule 8, ``_check_amendment``): take off households whose
+    disqualification is on record, and add the next households of the village's ranking of record
+    that fit the freed quota — or, with ``omitted``, add the one household an upheld 漏评 report named.
+    Anything else is a new list through the chain.
     """
     note = (note or "").strip()
     if not note:
@@ -269,13 +298,7 @@ def amend_list(
         lst = next(db.query("select * from lists where id = ?", [list_id]), None)
         if lst is None:
             raise PublishError("名单不存在。")
-        above = ancestor_codes(lst["region_code"])
-        upper = next(db.query(
-            "select r.name from lists l join regions r on r.code = l.region_code where l.campaign_id = ? "
-            f"and l.kind = ? and l.region_code in ({','.join('?' for _ in above)})",
-            [lst["campaign_id"], lst["kind"], *above]), None) if above else None
-        if upper:
-            raise PublishError(f"上一级（{upper['name']}）的名单已经公示，本级名单不能再修改；请在上一级名单上更正。")
+        check_not_superseded(db, lst)
         current = next(db.query("select * from list_versions where list_id = ? and version = ?",
                                 [list_id, lst["current_version"]]))
         before = {r["household_id"] for r in db.query(
@@ -308,12 +331,73 @@ def amend_list(
         else:
             window = rules.Window(dt.date.fromisoformat(current["window_start"]),
                                   dt.date.fromisoformat(current["window_end"]))
-        marks = {hid: (marks or {}).get(hid, "递补") for hid in added}
+        _check_amendment(db, lst, before, entries, omitted)
+        marks = {hid: (marks or {}).get(hid, "补录" if hid == omitted else "递补") for hid in added}
         version = lst["current_version"] + 1
         _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at,
                        clock=clock)
         db.execute("update lists set current_version = ? where id = ?", [version, list_id])
     return version
+
+
+def disqualified_in(db, campaign_id: int) -> dict[int, str]:
+    """Households of the campaign that lost their place (取消资格): id -> head's name."""
+    return {r["id"]: r["head_name"] for r in db.query(
+        "select h.id, h.head_name from disqualifications d join households h on h.id = d.household_id "
+        "where h.campaign_id = ?", [campaign_id])}
+
+
+def next_in_line(db, lst: dict, kept: list[dict], village_code: str) -> list[rules.Applicant]:
+    """依次递补 (rule 8): the households of the village's ranking of record, in rank order, that fit
+    what ``kept`` (the entries staying on the list) leaves free of the list's quota — and, on a
+    township or county list, of the village's own quota. Households on the list's current version
+    and disqualified ones are not candidates."""
+    quota = get_quota(db, lst["campaign_id"], lst["region_code"])
+    free = (quota["persons"] if quota else 0) - sum(e["size"] for e in kept)
+    if lst["level"] != "village":
+        village_quota = get_quota(db, lst["campaign_id"], village_code)
+        free = min(free, (village_quota["persons"] if village_quota else 0)
+                   - sum(e["size"] for e in kept if e["village_code"] == village_code))
+    on_list = {r["household_id"] for r in db.query(
+        "select household_id from list_entries where list_id = ? and version = ?", [lst["id"], lst["current_version"]])}
+    ranking = ranking_of_record(db, lst["campaign_id"], village_code)
+    if ranking is None:     # no village list published (only possible for data made by hand)
+        ranking = applicants_of(db, lst["campaign_id"], village_code)
+    campaign = get_campaign(db, lst["campaign_id"])
+    return rules.replacements([a for a in ranking if a.id not in on_list], max(free, 0),
+                              stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))
+
+
+def _check_amendment(db, lst: dict, before: set[int], entries: list[dict], omitted: int | None) -> None:
+    """Refuse a new version that rewrites the list instead of correcting it (rule 8)."""
+    after = {e["id"] for e in entries}
+    removed, added = before - after, after - before
+    disqualified = disqualified_in(db, lst["campaign_id"])
+    if removed - disqualified.keys():
+        raise PublishError("从名单上去掉一户，必须先登记取消资格的理由（举报查实，或经批准的更正）；"
+                           "其他修改请重新按程序公示。")
+    back = [disqualified[h] for h in after & disqualified.keys()]
+    if back:
+        raise PublishError(f"{'、'.join(back)}已被取消资格，不能再列入本批次的名单。")
+    if omitted is not None:
+        if removed or added != {omitted}:
+            raise PublishError("补录只能增加举报查实被漏评的那一户，不能同时做其他修改。")
+        return
+    kept = [e for e in entries if e["id"] in before]
+    village_of = {e["id"]: e["village_code"] for e in entries}
+    old = {r["household_id"]: r["village_code"] for r in db.query(
+        "select household_id, village_code from list_entries where list_id = ? and version = ?",
+        [lst["id"], lst["current_version"]])}
+    villages = {old[h] for h in removed} | {village_of[h] for h in added}
+    if len(villages) > 1:
+        raise PublishError("一次只能更正一个村的农户。")
+    for village in villages:
+        expected = next_in_line(db, lst, kept, village)
+        if {a.id for a in expected} != {h for h in added if village_of[h] == village}:
+            names = "、".join(r["head_name"] for a in expected for r in db.query(
+                "select head_name from households where id = ?", [a.id])) or "（没有放得进的候补户）"
+            raise PublishError("递补必须按票决排名从高到低，依次取放得进空出名额的候补户，"
+                               f"这次应为：{names}。")
 
 
 ENTRY_FIELDS = ("position", "household_id", "village_code", "group_name", "head_name", "size", "causes",

@@ -12,10 +12,10 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from . import audit, rules
-from .campaigns import applicants_of, draw_reserve, get_campaign, get_quota
+from . import audit
+from .campaigns import draw_reserve, get_quota
 from .db import write_transaction
-from .publishing import PublishError, amend_list
+from .publishing import PublishError, amend_list, check_not_superseded, next_in_line
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,37 +46,31 @@ def propose(db, list_id: int, household_id: int) -> Proposal:
     lst, entries = _current(db, list_id)
     if lst["kind"] not in ("identify", "replace"):
         raise PublishError("只有识别纳入名单才按得票依次递补。")
+    check_not_superseded(db, lst)
     removed = next((e for e in entries if e["household_id"] == household_id), None)
     if removed is None:
         raise PublishError("这户不在名单的当前版本上。")
     quota = get_quota(db, lst["campaign_id"], lst["region_code"])
     if quota is None:
         raise PublishError("本地尚未下达规模指标。")
-    campaign = get_campaign(db, lst["campaign_id"])
-    on_list = {e["household_id"] for e in entries}
-    persons = sum(e["size"] for e in entries) - removed["size"]
-    free = quota["persons"] - persons
-    if lst["level"] != "village":
-        # On a township or county list the replacement also has to fit its own village's quota.
-        village = removed["village_code"]
-        village_quota = get_quota(db, lst["campaign_id"], village)
-        village_persons = sum(e["size"] for e in entries if e["village_code"] == village) - removed["size"]
-        free = min(free, (village_quota["persons"] if village_quota else 0) - village_persons)
-    # The waiting list of the removed household's own village (同村依次递补).
-    waiting = [a for a in applicants_of(db, lst["campaign_id"], removed["village_code"])
-               if a.id not in on_list]
-    chosen = rules.replacements(waiting, max(free, 0), stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))
+    kept = [e for e in entries if e["household_id"] != household_id]
+    # The ranking of record of the removed household's own village (同村依次递补).
+    chosen = next_in_line(db, lst, [{**e, "id": e["household_id"]} for e in kept], removed["village_code"])
+    persons = sum(e["size"] for e in kept)
     return Proposal(list_id, household_id, tuple(a.id for a in chosen), quota["persons"],
                     persons + sum(a.size for a in chosen))
 
 
 def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple[int, ...] | None,
             actor: str, role: str, key: bytes, today: dt.date | None, start: dt.date,
-            complaint_id: int | None = None, published_at: str | None = None, clock) -> Proposal:
+            complaint_id: int | None = None, published_at: str | None = None, correction: bool = False,
+            clock) -> Proposal:
     """Disqualify the household and publish the replacements as a new version, atomically.
 
     ``expected`` is the proposal the staff member saw; if the list changed meanwhile (another
     disposition in the same village), nothing is written and they are asked to look again.
+    ``correction`` marks a registered correction by staff (its ground names who approved it) rather
+    than an upheld report: the public note and the audit action say so.
     """
     ground = (ground or "").strip()
     if not ground:
@@ -93,10 +87,11 @@ def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple
         version = amend_list(
             db, list_id, household_ids=kept + list(proposal.replacements), key=key, today=today,
             start=start if proposal.replacements else None, published_at=published_at, clock=clock,
-            note=("经调查核实，一户举报属实，取消其资格；" +
+            note=(("经核实更正，一户不符合条件，取消其资格；" if correction else "经调查核实，一户举报属实，取消其资格；") +
                   ("空出的名额按得票从高到低依次递补，递补户另行公示。" if proposal.replacements
                    else "没有能放进空出名额的候补户，名额暂时空出。")))
-        audit.record(db, actor=actor, role=role, action="list.replace", object_type="list", object_id=list_id,
+        audit.record(db, actor=actor, role=role, action="list.correct" if correction else "list.replace",
+                     object_type="list", object_id=list_id,
                      region_code=lst["region_code"], key=key, clock=clock,
                      after={"disqualified": household_id, "ground": ground, "replacements": list(proposal.replacements),
                             "version": version, "complaint_id": complaint_id, "unused": proposal.unused})
@@ -135,7 +130,7 @@ def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor
                 draw_reserve(db, lst["campaign_id"], village, candidate["size"] - max(unused, 0))
         version = amend_list(
             db, list_id, household_ids=[e["household_id"] for e in entries] + [household_id], key=key, today=today,
-            start=start, marks={household_id: "补录"}, clock=clock,
+            start=start, omitted=household_id, clock=clock,
             note="经调查核实，一户符合条件但被漏评，予以补录" + ("（使用县预留机动名额）" if use_reserve else "") + "，补录户另行公示。")
         audit.record(db, actor=actor, role=role, action="list.add_omitted", object_type="list", object_id=list_id,
                      region_code=lst["region_code"], key=key, clock=clock,

@@ -24,6 +24,14 @@ def clock_at(when: dt.datetime | str) -> Clock:
     return Clock("Asia/Shanghai", when)
 
 
+def disqualify(db, list_id: int, *household_ids: int, ground: str = "举报查实（测试）") -> None:
+    """Record that these households lost their place, as an upheld report would (the ground an
+    amendment needs before it may take a household off)."""
+    for household_id in household_ids:
+        db["disqualifications"].insert({"household_id": household_id, "list_id": list_id, "ground": ground,
+                                        "decided_by": "test", "decided_at": CLOCK.stamp()})
+
+
 def set_now(app, when: dt.datetime | str) -> None:
     """Move the app's clock (every "now" of the portal) to ``when``."""
     app.extensions[EXTENSION].freeze(when)
@@ -103,6 +111,7 @@ def published(db, county):
                      key=ID_KEY, clock=CLOCK)
     b = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=day(-9), today=None,
                      key=ID_KEY, clock=CLOCK)
+    disqualify(db, a, h["欧阳德胜"])
     amend_list(db, a, household_ids=[h["张建国"], h["李秀英"], h["向春华"]], note="一户举报属实，取消其资格。",
                key=ID_KEY, today=None, clock=CLOCK)
     t = publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=day(-2), today=None,

@@ -1,17 +1,21 @@
 """The audit log: every staff write recorded, append-only, and verify-log finds tampering."""
 
+import datetime as dt
 import sqlite3
 
 import pytest
 
 from portal import audit
+from portal.campaigns import add_household
 
 from .conftest import CLOCK, ID_KEY, login
 
 
 def test_staff_writes_are_recorded_with_before_and_after(client, db, staff):
     login(client, "clerk")
-    hid = staff["households"]["王明"]
+    # A household entered after the village list was published (not in its ranking of record).
+    hid = add_household(db, campaign_id=staff["campaign"], village_code="430811100001", head_name="王明", size=4,
+                        applied_on=dt.date(2026, 11, 20), votes=25, voters_present=32, clock=CLOCK)
     client.post(f"/staff/applicants/{hid}", data={
         "head_name": "王明", "size": 3, "group_code": "", "causes": ["capital"], "income_per_capita": 1800,
         "applied_on": "2026-03-01", "votes": 26, "voters_present": 32})

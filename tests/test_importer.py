@@ -9,7 +9,7 @@ import pytest
 
 from portal.importer import ImportFileError, Scope, import_file
 
-from .conftest import CLOCK, ID_KEY, login
+from .conftest import CLOCK, ID_KEY, TODAY, login
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 HEADER = ["户主姓名", "身份证号", "家庭人口", "致贫原因", "得票数", "参评人数", "村民小组", "残疾", "独生子女", "纯女户"]
@@ -135,6 +135,22 @@ def test_reimporting_the_same_file_changes_nothing(db, county, tmp_path):
     assert (third.added, third.updated, third.unchanged) == (0, 1, 9)
     audit = list(db.query("select * from audit_log where action = 'import.applicants'"))
     assert len(audit) == 3 and '"added": 10' in audit[0]["after"]
+
+
+def test_an_import_cannot_change_a_household_of_a_published_ranking(db, county, tmp_path):
+    """Issue 16 item 5: once the village's list is out, its ranking is the record; an edited row is
+    refused (new households still import: they are not in the published ranking)."""
+    from portal.publishing import publish_list
+
+    import_file(db, write_csv(tmp_path / "a.csv", rows(3)), kind="applicants", scope=scope())
+    publish_list(db, campaign_id=county["campaign"], region_code="430811100001", kind="identify", start=TODAY,
+                 today=TODAY, key=ID_KEY, clock=CLOCK)
+    changed = rows(4)
+    changed[1][4] = 9                                        # 赵乙01's votes
+    report = import_file(db, write_csv(tmp_path / "b.csv", changed), kind="applicants", scope=scope())
+    assert not report.ok and not report.written
+    assert [e.value for e in report.errors] == ["赵乙01"] and "票决排名" in report.errors[0].message
+    assert import_file(db, write_csv(tmp_path / "c.csv", rows(4)), kind="applicants", scope=scope()).added == 1
 
 
 def test_dry_run_writes_nothing(db, county, tmp_path):

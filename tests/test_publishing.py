@@ -8,7 +8,7 @@ from portal import rules
 from portal.campaigns import set_quota, village_selection
 from portal.publishing import PublishError, amend_list, publish_list
 
-from .conftest import CLOCK, ID_KEY, TODAY
+from .conftest import CLOCK, ID_KEY, TODAY, disqualify
 
 VILLAGE_A, VILLAGE_B, TOWNSHIP = "430811100001", "430811100002", "430811100"
 
@@ -111,6 +111,7 @@ def test_amend_makes_a_new_version_and_keeps_the_old_one(db, county):
     with pytest.raises(PublishError, match="修改说明"):
         amend_list(db, list_id, household_ids=[h["张建国"]], note="  ", key=ID_KEY, today=TODAY, clock=CLOCK)
     # 欧阳德胜 (1 person) removed; 王明 (4 persons) cannot fit the 10-person quota, so nobody else is added.
+    disqualify(db, list_id, h["欧阳德胜"])
     version = amend_list(db, list_id, household_ids=[h["张建国"], h["李秀英"], h["向春华"]],
                          note="一户举报属实，取消资格", key=ID_KEY, today=TODAY, clock=CLOCK)
     assert version == 2 and db["lists"].get(list_id)["current_version"] == 2
@@ -135,6 +136,7 @@ def test_replacement_gets_its_own_window_and_rank_order(db, county):
     with pytest.raises(PublishError, match="早于今天"):
         amend_list(db, list_id, household_ids=keep + [h["王明"]], note="递补", key=ID_KEY, today=TODAY,
                    start=TODAY - dt.timedelta(days=1), clock=CLOCK)
+    disqualify(db, list_id, h["李秀英"], h["向春华"])
     amend_list(db, list_id, household_ids=[h["欧阳德胜"], h["张建国"], h["王明"]], note="一户举报属实，依次递补",
                key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
     v2 = list(db.query("select head_name, mark from list_entries where list_id = ? and version = 2 order by position",

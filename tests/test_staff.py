@@ -1,12 +1,15 @@
 """The staff console end to end (test client): applicants, selection, publishing, amending,
 board print, photos, quotas, campaigns, users — and refusals that leave nothing written."""
 
+import datetime as dt
 import io
+import re
 
 import pytest
 from flask import url_for
 
 from portal.accounts import create_user
+from portal.campaigns import add_household
 
 from .conftest import CLOCK, ID_KEY, PASSWORD, login, set_now
 
@@ -65,17 +68,20 @@ def test_duplicate_id_in_the_campaign_is_refused(clerk, db):
 
 
 def test_clerk_edits_an_applicant(clerk, db, staff):
-    hid = staff["households"]["向春华"]
+    # Entered after 双星村's list was published, so not in its ranking of record: still editable.
+    hid = add_household(db, campaign_id=staff["campaign"], village_code="430811100001", head_name="向后来", size=2,
+                        applied_on=dt.date(2026, 11, 20), votes=20, voters_present=32, clock=CLOCK)
     page = clerk.get(f"/staff/applicants/{hid}").get_data(as_text=True)
-    assert 'value="向春华"' in page
-    resp = clerk.post(f"/staff/applicants/{hid}", data={**APPLICANT, "head_name": "向春华", "votes": 21})
+    assert 'value="向后来"' in page and "不能在这里修改" not in page
+    resp = clerk.post(f"/staff/applicants/{hid}", data={**APPLICANT, "head_name": "向后来", "votes": 21})
     assert resp.status_code == 302
     assert next(db.query("select votes from votes where household_id = ?", [hid]))["votes"] == 21
 
 
 def test_selection_preview_shows_rank_quota_and_waiting_list(clerk):
     page = clerk.get("/staff/r/430811100001/selection").get_data(as_text=True)
-    assert "规模指标 10 人" in page and "入选 4 户" in page and "候补第 1 位" in page
+    # 欧阳德胜 lost his place by an upheld report (the fixture): the preview follows the current list.
+    assert "规模指标 10 人" in page and "入选 3 户" in page and "候补第 1 位" in page
     assert page.index("张建国") < page.index("李秀英") < page.index("王明")
 
 
@@ -136,7 +142,9 @@ def test_township_list_waits_for_the_chain_then_publishes(app, db, staff):
     assert resp.status_code == 302
 
 
-def test_amending_needs_a_note_and_replacements_get_a_window(clerk, db, staff):
+def test_a_correction_takes_one_household_off_and_the_ranking_fills_its_place(clerk, db, staff):
+    """Issue 16 item 3: the console corrects a list (a household off, with its ground and approver);
+    the replacements are the ranking's, shown before the button, never chosen by hand."""
     h = staff["households"]
     list_id = staff["village_a"]
     # Township 索溪峪镇 has published, so the village list is frozen; lift that for this test.
@@ -145,24 +153,38 @@ def test_amending_needs_a_note_and_replacements_get_a_window(clerk, db, staff):
     db.execute("delete from list_versions where list_id = ?", [staff["township"]])
     db.execute("delete from lists where id = ?", [staff["township"]])
     db.execute("delete from meta where key = 'resetting'")
-    kept = [h["张建国"], h["欧阳德胜"]]
-    no_note = clerk.post(f"/staff/lists/{list_id}/amend", data={"households": kept + [h["王明"]], "note": "",
-                                                                 "start": "2026-11-23"})
-    assert no_note.status_code == 400 and "必须填写修改说明" in no_note.get_data(as_text=True)
-    resp = clerk.post(f"/staff/lists/{list_id}/amend", data={"households": kept + [h["王明"]], "start": "2026-11-23",
-                                                              "note": "两户举报属实，依次递补"})
+    url = f"/staff/lists/{list_id}/amend"
+    form = clerk.get(url).get_data(as_text=True)
+    assert 'name="households"' not in form and "王明" not in form      # nobody can be added by hand
+    bare = clerk.post(url, data={"household": h["李秀英"], "start": "2026-11-23"})
+    assert bare.status_code == 400 and "请写明取消资格的理由" in bare.get_data(as_text=True)
+    assert "请填写批准这次更正的人" in bare.get_data(as_text=True)
+    fields = {"household": h["李秀英"], "reason": "家中有财政供养人员", "approved_by": "王乡长", "start": "2026-11-23"}
+    versions = db["list_versions"].count
+    preview = clerk.post(url, data=fields)
+    page = preview.get_data(as_text=True)
+    # 李秀英 (3) off leaves 4 free: 王明 (4, 25 票) is next in the ranking of record.
+    assert preview.status_code == 200 and "按票决排名依次递补 1 户：双星村 王明（4 人，25 票）" in page
+    assert db["list_versions"].count == versions                       # a preview writes nothing
+    expected = re.search(r'name="expected" type="hidden" value="([^"]*)"', page).group(1)
+    assert expected == str(h["王明"])
+    resp = clerk.post(url, data={**fields, "expected": expected, "confirm": "1"})
     assert resp.status_code == 302
     page = clerk.get(f"/lists/{list_id}").get_data(as_text=True)
-    assert "第 3 版" in page and "递补" in page and "2026年11月23日 至 2026年11月29日" in page
+    assert "第 3 版" in page and "递补" in page and "经核实更正" in page
+    ground = db.execute("select ground from disqualifications where household_id = ?", [h["李秀英"]]).fetchone()[0]
+    assert ground == "更正：家中有财政供养人员（批准：王乡长）"
+    assert db.execute("select action from audit_log order by id desc limit 1").fetchone()[0] == "list.correct"
     assert "已有更新的版本" in clerk.get(f"/lists/{list_id}/v2").get_data(as_text=True)
 
 
-def test_amending_after_the_next_level_published_is_refused(clerk, db, staff):
+def test_a_correction_after_the_next_level_published_is_refused_before_the_button(clerk, db, staff):
     h = staff["households"]
     logged = audit_count(db)
     resp = clerk.post(f"/staff/lists/{staff['village_a']}/amend",
-                      data={"households": [h["张建国"]], "note": "更正", "start": "2026-11-23"})
-    assert resp.status_code == 400 and "上一级" in resp.get_data(as_text=True)
+                      data={"household": h["张建国"], "reason": "更正", "approved_by": "王乡长", "start": "2026-11-23"})
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 400 and "上一级" in page and "确认更正" not in page
     assert audit_count(db) == logged
 
 

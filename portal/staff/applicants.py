@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import audit, clock, rules
-from ..campaigns import add_household, get_quota, id_key, village_selection
+from ..campaigns import add_household, get_quota, id_key, in_published_ranking, village_selection
 from ..db import get_db, write_transaction
 from ..privacy import hash_id, mask_id
 from ..regions import ancestors, get_region_row
@@ -84,7 +84,10 @@ def edit_applicant(household_id):
     form.group_code.choices = _group_choices(db, region["code"])
     if not form.is_submitted():
         _fill(form, before)
-    if form.validate_on_submit():
+    ranked = in_published_ranking(db, household_id)
+    if ranked and form.is_submitted():
+        form.head_name.errors = [RANKED]
+    elif form.validate_on_submit():
         try:
             with write_transaction(db):
                 _update_household(db, household_id, form)
@@ -97,7 +100,12 @@ def edit_applicant(household_id):
             flash("已保存修改。已公示的名单不受影响；如需更正名单，请发布新版本。")
             return redirect(url_for("staff.region", code=region["code"], campaign=before["campaign_id"]))
     return render_template("staff/applicant.html", form=form, region=region, crumbs=ancestors(db, region["code"]),
-                           campaign={"id": before["campaign_id"]}, household=before), 400 if form.errors else 200
+                           campaign={"id": before["campaign_id"]}, household=before, ranked=ranked
+                           ), 400 if (form.errors or (ranked and form.is_submitted())) else 200
+
+
+#: Why a ranked household's data cannot be edited (issue 16, item 5: the vote of record).
+RANKED = "这户已列入公示时的票决排名：排名和递补都以公示时的信息为准，不能在这里修改。如登记有误，请按程序更正名单。"
 
 
 def _fill(form: EditApplicantForm, row: dict) -> None:

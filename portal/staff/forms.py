@@ -53,12 +53,17 @@ class PublishListForm(FlaskForm):
     start = DateField("公示开始日期（从这天 0 时起）", validators=[InputRequired("请选择公示开始日期。")])
 
 
-class AmendListForm(FlaskForm):
-    households = SelectMultipleField("名单上的农户", coerce=int, choices=[], validate_choice=True,
-                                     widget=widgets.ListWidget(prefix_label=False), option_widget=widgets.CheckboxInput())
-    note = TextAreaField("修改说明（必填，会公开显示；不要写农户全名）",
-                         validators=[DataRequired("修改名单必须填写修改说明。"), Length(max=500)])
-    start = DateField("新增（递补）农户的公示开始日期（新版本重新公示满本级天数）", validators=[Optional()])
+class CorrectListForm(FlaskForm):
+    """A registered correction (更正): one household off with its ground and who approved it; the
+    ranking of record then fills the freed quota (依次递补)."""
+    household = SelectField("要取消资格的农户", coerce=int, choices=[], validate_choice=True,
+                            validators=[InputRequired("请选择要取消资格的农户。")])
+    reason = TextAreaField("查实的问题（内部记录，不公开）",
+                           validators=[DataRequired("请写明取消资格的理由。"), Length(max=500)])
+    approved_by = StringField("批准人（姓名和职务）",
+                              validators=[DataRequired("请填写批准这次更正的人。"), Length(max=60)])
+    start = DateField("递补户的公示开始日期（递补户单独公示满本级天数）", validators=[Optional()])
+    expected = HiddenField()
 
 
 class UploadPhotoForm(FlaskForm):

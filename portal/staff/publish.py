@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask import abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from .. import audit, clock, rules
@@ -12,11 +12,12 @@ from ..campaigns import id_key, village_selection
 from ..db import get_db, write_transaction
 from ..evidence import EvidenceError, read_upload, store
 from ..lists import list_context, qr_svg
-from ..publishing import PublishError, amend_list, publish_list
+from ..publishing import PublishError, publish_list
+from ..replacement import confirm, propose
 from ..regions import ancestors, get_region_row
 from . import staff_route
 from .console import chosen_campaign, readiness
-from .forms import AmendListForm, PublishListForm, UploadPhotoForm, choices
+from .forms import CorrectListForm, PublishListForm, UploadPhotoForm, choices
 
 
 
@@ -77,48 +78,49 @@ def list_view(list_id):
 
 @staff_route("/lists/<id:list_id>/amend", permission="lists.publish", target="list", methods=("GET", "POST"))
 def amend(list_id):
+    """更正: take one household off with its recorded ground; the replacements are the rule's, shown
+    first and confirmed second (a list is never rewritten here: that is a new list through the chain)."""
     db = get_db()
     ctx = list_context(list_id, name_policy="full")
     lst = ctx["lst"]
-    current = [r["household_id"] for r in db.query(
-        "select household_id from list_entries where list_id = ? and version = ? order by position",
-        [list_id, lst["version"]])]
-    candidates = _candidates(db, lst, current)
-    form = AmendListForm()
-    form.households.choices = choices(candidates)
+    form = CorrectListForm()
+    form.household.choices = choices(_on_list(db, lst))
     if not form.is_submitted():
-        form.households.data = current
         form.start.data = clock.today()
-    problem = None
+    problem = proposal = None
     if form.validate_on_submit():
-        chosen = [hid for hid, _ in candidates if hid in set(form.households.data)]
-        added = {hid: "递补" for hid in chosen if hid not in current}
         try:
-            with write_transaction(db):
-                before = version_record(db, list_id)
-                amend_list(db, list_id, household_ids=chosen, note=form.note.data, marks=added, key=id_key(),
-                           today=clock.today(), start=form.start.data, clock=clock.current())
-                audit.record(db, actor=current_user.username, role=current_user.role, action="list.amend",
-                             object_type="list", object_id=list_id, region_code=lst["region_code"],
-                             before=before, after=version_record(db, list_id), clock=clock.current())
+            proposal = propose(db, list_id, form.household.data)
+            seen = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isascii() and x.isdigit())
+            if form.expected.data and "confirm" in request.form:
+                confirm(db, list_id=list_id, household_id=form.household.data, expected=seen, actor=current_user.username,
+                        role=current_user.role, key=id_key(), today=clock.today(), start=form.start.data,
+                        ground=f"更正：{form.reason.data.strip()}（批准：{form.approved_by.data.strip()}）",
+                        correction=True, clock=clock.current())
+                flash("已发布新版本；旧版本仍可查看。")
+                return redirect(url_for("staff.list_view", list_id=list_id))
+            form.expected.data = ",".join(map(str, proposal.replacements)) or "none"
         except (PublishError, rules.QuotaError) as error:
-            problem = str(error)
-        else:
-            flash("已发布新版本；旧版本仍可查看。")
-            return redirect(url_for("staff.list_view", list_id=list_id))
-    return render_template("staff/amend.html", form=form, problem=problem, **ctx), 400 if (problem or form.errors) else 200
+            problem, proposal = str(error), None
+    names = {hid: label for hid, label in _labels(db, proposal.replacements)} if proposal else {}
+    return render_template("staff/amend.html", form=form, problem=problem, proposal=proposal, names=names,
+                           **ctx), 400 if (problem or form.errors) else 200
 
 
-def _candidates(db, lst: dict, current: list[int]) -> list[tuple[int, str]]:
-    """Households that may be on the list: those on it now, then the others of its area in rank order."""
+def _on_list(db, lst: dict) -> list[tuple[int, str]]:
+    ids = [r["household_id"] for r in db.query(
+        "select household_id from list_entries where list_id = ? and version = ? order by position",
+        [lst["id"], lst["version"]])]
+    return _labels(db, ids)
+
+
+def _labels(db, household_ids) -> list[tuple[int, str]]:
     rows = {r["id"]: r for r in db.query(
-        "select h.id, h.head_name, h.size, v.votes, r.name as village from households h "
-        "join votes v on v.household_id = h.id join regions r on r.code = h.village_code "
-        "where h.campaign_id = ? and h.village_code like ? order by v.votes desc, h.id",
-        [lst["campaign_id"], lst["region_code"] + "%"])}
-    label = lambda r: f"{r['village']} {r['head_name']}（{r['size']} 人，{r['votes']} 票）"  # noqa: E731
-    return [(hid, label(rows[hid])) for hid in current if hid in rows] + \
-           [(hid, label(r)) for hid, r in rows.items() if hid not in set(current)]
+        "select h.id, h.head_name, h.size, coalesce(v.votes, 0) as votes, r.name as village from households h "
+        "left join votes v on v.household_id = h.id join regions r on r.code = h.village_code "
+        f"where h.id in ({','.join('?' for _ in household_ids)})", list(household_ids))} if household_ids else {}
+    return [(hid, f"{rows[hid]['village']} {rows[hid]['head_name']}（{rows[hid]['size']} 人，{rows[hid]['votes']} 票）")
+            for hid in household_ids if hid in rows]
 
 
 @staff_route("/lists/<id:list_id>/board", "/lists/<id:list_id>/v<id:version>/board",
