@@ -156,6 +156,8 @@ def test_a_correction_takes_one_household_off_and_the_ranking_fills_its_place(cl
     url = f"/staff/lists/{list_id}/amend"
     form = clerk.get(url).get_data(as_text=True)
     assert 'name="households"' not in form and "王明" not in form      # nobody can be added by hand
+    nobody = clerk.post(url, data={"household": "", "reason": "x", "approved_by": "y"})
+    assert nobody.status_code == 400 and "请选择要取消资格的农户" in nobody.get_data(as_text=True)
     bare = clerk.post(url, data={"household": h["李秀英"], "start": "2026-11-23"})
     assert bare.status_code == 400 and "请写明取消资格的理由" in bare.get_data(as_text=True)
     assert "请填写批准这次更正的人" in bare.get_data(as_text=True)

@@ -56,7 +56,8 @@ class PublishListForm(FlaskForm):
 class CorrectListForm(FlaskForm):
     """A registered correction (更正): one household off with its ground and who approved it; the
     ranking of record then fills the freed quota (依次递补)."""
-    household = SelectField("要取消资格的农户", coerce=int, choices=[], validate_choice=True,
+    household = SelectField("要取消资格的农户", coerce=lambda v: int(v) if v not in ("", None) else None, choices=[],
+                            validate_choice=True,
                             validators=[InputRequired("请选择要取消资格的农户。")])
     reason = TextAreaField("查实的问题（内部记录，不公开）",
                            validators=[DataRequired("请写明取消资格的理由。"), Length(max=500)])

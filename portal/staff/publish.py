@@ -84,7 +84,7 @@ def amend(list_id):
     ctx = list_context(list_id, name_policy="full")
     lst = ctx["lst"]
     form = CorrectListForm()
-    form.household.choices = choices(_on_list(db, lst))
+    form.household.choices = choices([("", "请选择农户"), *_on_list(db, lst)])
     if not form.is_submitted():
         form.start.data = clock.today()
     problem = proposal = None
