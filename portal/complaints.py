@@ -124,28 +124,64 @@ def open_in_window(db, list_ids: list[int]) -> int:
         "and status != 'concluded'", list_ids))["n"]
 
 
+def _window(db, list_row: dict) -> dict:
+    return next(db.query("select window_start, window_end from list_versions where list_id = ? and version = ?",
+                         [list_row["id"], list_row["current_version"]]))
+
+
+def _open_list_carrying(db, list_row: dict, household_id: int, today: str) -> dict | None:
+    """The list of the same campaign and kind whose current version carries the household and whose
+    window is open today (the next level up, once the lower window has closed)."""
+    return next(db.query(
+        "select l.* from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version "
+        "join list_entries e on e.list_id = l.id and e.version = l.current_version "
+        "where l.campaign_id = ? and l.kind = ? and l.id != ? and e.household_id = ? "
+        "and v.window_start <= ? and v.window_end >= ? order by length(l.region_code) desc limit 1",
+        [list_row["campaign_id"], list_row["kind"], list_row["id"], household_id, today, today]), None)
+
+
+def _list_covering(db, region_code: str, today: str) -> dict | None:
+    """For a report about a place: the identification list covering it that is open today, the most
+    local first; else the one published last (the report is then filed after its window)."""
+    return next(db.query(
+        "select l.* from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version "
+        "where ? like l.region_code || '%' and l.kind = 'identify' and v.window_start <= ? "
+        "order by v.window_end >= ? desc, length(l.region_code) desc, v.published_at desc, l.id desc limit 1",
+        [region_code, today, today]), None)
+
+
 def file_complaint(db, *, list_id: int | None, household_id: int | None, region_code: str | None, ground: str,
                    text: str, about_committee: bool, anonymous: bool, name: str, phone: str, files: list,
                    key: bytes, clock, channel: str = "online", operator: str | None = None) -> tuple[int, str]:
-    """Record a complaint with its evidence; returns (id, receipt code). The code is shown once."""
+    """Record a complaint with its evidence; returns (id, receipt code). The code is shown once.
+
+    The report counts for the window of the list it is tied to (``within_window``: filed before that
+    window ended), and such reports hold the next level until concluded (rule 7). A report on an
+    entry whose list has closed counts for the higher list carrying the household that is open now;
+    a report about a place counts for the list covering that place that is open now.
+    """
     list_row = next(db.query("select * from lists where id = ?", [list_id]), None) if list_id else None
     if list_id and list_row is None:
         raise ValueError("这份名单不存在。")
-    version = None
-    within = 0
+    today = clock.today().isoformat()
     if list_row:
-        version_row = next(db.query("select * from list_versions where list_id = ? and version = ?",
-                                    [list_id, list_row["current_version"]]))
-        version = version_row["version"]
-        # Filed before the window ends (even before it opens): it must be settled before the next level.
-        within = int(clock.today().isoformat() <= version_row["window_end"])
         if household_id and not next(db.query(
-                "select 1 from list_entries where list_id = ? and household_id = ?", [list_id, household_id]), None):
+                "select 1 from list_entries where list_id = ? and version = ? and household_id = ?",
+                [list_id, list_row["current_version"], household_id]), None):
             raise ValueError("这户不在这份名单上。")
+        if household_id and _window(db, list_row)["window_end"] < today:
+            list_row = _open_list_carrying(db, list_row, household_id, today) or list_row
         region_code = list_row["region_code"]
+        handler = handler_region(db, list_row, region_code, ground, about_committee)
     elif not region_code or get_region_row(db, region_code) is None:
         raise ValueError("请选择要反映的地方。")
-    handler = handler_region(db, list_row, region_code, ground, about_committee)
+    else:
+        handler = handler_region(db, None, region_code, ground, about_committee)
+        list_row = _list_covering(db, region_code, today)
+    version = list_row["current_version"] if list_row else None
+    # Filed before the window ends (even before it opens): it must be settled before the next level.
+    within = int(bool(list_row) and today <= _window(db, list_row)["window_end"])
+    list_id = list_row["id"] if list_row else None
     code = new_receipt_code()
     now = clock.stamp()
     with write_transaction(db):

@@ -1,6 +1,7 @@
 """Complaints end to end through the test client: filing, receipt codes, tracking, limits,
 routing, the staff workflow, public accountability, the chain gate and 依次递补 from a case."""
 
+import datetime as dt
 import io
 import re
 
@@ -8,10 +9,14 @@ import pytest
 
 from portal.complaints import CODE_ALPHABET, code_hash, new_receipt_code, normalise_code
 
-from .conftest import CLOCK, ID_KEY, NOW_AT, clock_at, login
+from .conftest import CLOCK, ID_KEY, NOW, NOW_AT, TODAY, clock_at, login, set_now
 from .test_staff import jpeg_with_gps
 
 CODE_RE = re.compile(r'<p class="receipt"><strong>([0-9A-Z-]+)</strong></p>')
+
+
+#: A day inside 双星村's village window (2026-11-13 to 11-19 in the ``published`` fixture).
+IN_VILLAGE_WINDOW = "2026-11-16T10:00:00+08:00"
 
 
 def file_report(client, list_id, entry=None, **extra):
@@ -52,7 +57,9 @@ def test_villager_files_against_a_household_and_tracks_it(reporter, db, staff):
     assert row["household_id"] == staff["households"]["张建国"] and row["receipt_hash"] == code_hash(
         normalise_code(code), ID_KEY)
     assert code not in str(row) and code.replace("-", "") not in str(row)           # only its hash is kept
-    assert row["handler_region"] == "430811100001" and row["within_window"] == 0     # the village list's window closed
+    # The village list's window has closed but 索溪峪镇's list, which carries the household, is open:
+    # the report counts for that window and its township handles it (issue 16, item 7).
+    assert (row["list_id"], row["handler_region"], row["within_window"]) == (staff["township"], "430811100", 1)
     status = reporter.post("/complaints/track", data={"code": code.lower()})
     assert status.status_code == 200 and "已受理" in status.get_data(as_text=True)
 
@@ -116,7 +123,9 @@ def test_per_household_limit_is_tight_and_per_address_generous(app, reporter, st
 
 
 def test_evidence_photo_is_cleaned_and_served_only_to_staff(app, reporter, db, staff):
+    set_now(app, IN_VILLAGE_WINDOW)       # a village case: filed while 双星村's list is open
     resp = file_report(reporter, staff["village_a"], entry=1, files=(io.BytesIO(jpeg_with_gps()), "x.png"))
+    set_now(app, NOW)
     assert resp.status_code == 200
     f = next(db.query("select * from complaint_files"))
     assert f["content_type"] == "image/jpeg"
@@ -149,7 +158,9 @@ def test_reports_about_the_committee_go_to_the_township(reporter, db, staff):
 
 
 def test_staff_assign_conclude_and_the_public_sees_the_reply(app, reporter, db, staff):
+    set_now(app, IN_VILLAGE_WINDOW)       # a village case: filed while 双星村's list is open
     code = receipt(file_report(reporter, staff["village_a"], entry=1, anonymous="", name="赵举报"))
+    set_now(app, NOW)
     cid = next(db.query("select id from complaints"))["id"]
     clerk = app.test_client()
     login(clerk, "clerk")
@@ -411,3 +422,36 @@ def test_reloading_the_receipt_or_progress_page_files_nothing_twice(reporter, db
     monkeypatch.setattr(complaints, "SHOWN_SECONDS", -1)                        # half an hour later
     assert "回执已不再显示" in reporter.get("/complaints/received").get_data(as_text=True)
     assert code not in reporter.get("/complaints/received").get_data(as_text=True)
+
+
+def test_a_report_about_a_place_counts_for_the_open_list_there_and_can_be_resolved(app, reporter, db, staff):
+    """Issue 16 item 6: a 漏评 report with a region and no list is tied to the list of that place that
+    is open when filed (龙尾巴村's), holds the next level, and its omission page works."""
+    resp = reporter.post("/complaints/new", data={"region": "430811200001", "ground": "omission",
+                                                  "text": "我家符合条件但没有评上", "anonymous": "y"},
+                         content_type="multipart/form-data", follow_redirects=True)
+    assert resp.status_code == 200 and receipt(resp)
+    row = next(db.query("select * from complaints order by id desc limit 1"))
+    assert (row["list_id"], row["within_window"]) == (staff["other_list"], 1)
+    from portal.campaigns import get_campaign
+    from portal.publishing import PublishError, publish_list
+    later = TODAY + dt.timedelta(days=8)                   # 龙尾巴村's window has closed by then
+    with pytest.raises(PublishError, match="1 件举报没有办结"):
+        publish_list(db, campaign_id=get_campaign(db, staff["campaign"])["id"], region_code="430811200",
+                     kind="identify", start=later, today=later, key=ID_KEY, clock=CLOCK)
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [row["id"]])
+    admin = app.test_client()
+    login(admin, "admin")
+    assert admin.get(f"/staff/complaints/{row['id']}/omission").status_code == 200
+
+
+def test_a_report_on_a_closed_village_entry_holds_the_county_while_the_township_is_open(reporter, db, staff):
+    """Issue 16 item 7: filed against 双星村's entry while 索溪峪镇's list carries the household and is
+    open, the report counts for the township window, so the county list waits for it."""
+    from portal.publishing import PublishError, publish_list
+    file_report(reporter, staff["village_a"], entry=1)
+    township_end = dt.date.fromisoformat(db["list_versions"].get((staff["township"], 1))["window_end"])
+    after = township_end + dt.timedelta(days=1)
+    with pytest.raises(PublishError, match="1 件举报没有办结"):
+        publish_list(db, campaign_id=staff["campaign"], region_code="430811", kind="identify", start=after,
+                     today=after, key=ID_KEY, clock=CLOCK)

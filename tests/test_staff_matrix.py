@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from flask import url_for
 
-from .conftest import CLOCK, ROLE_USERS, login
+from .conftest import ROLE_USERS, clock_at, login
 
 ALL = set(ROLE_USERS)
 # permission -> roles allowed on a target inside their jurisdiction (village-level targets,
@@ -48,7 +48,7 @@ def _complaint(db, list_id, household_id=None):
     from portal.complaints import file_complaint
     cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground="vehicle",
                             text="有车", about_committee=False, anonymous=True, name="", phone="", files=[],
-                            key=b"test-key", clock=CLOCK)
+                            key=b"test-key", clock=clock_at("2026-11-16T10:00:00+08:00"))   # in the village window
     fid = db["complaint_files"].insert({"complaint_id": cid, "stored_name": f"c{cid}.png", "content_type": "image/png",
                                         "size": 1, "sha256": "x", "added_at": "2026-11-23T02:00:00+00:00"}).last_pk
     db.execute("update complaints set outcome = 'upheld', status = 'concluded' where id = ?", [cid])
