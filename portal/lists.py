@@ -110,13 +110,17 @@ def public_causes(causes_json: str, full: bool = False) -> str:
     return "、".join(dict.fromkeys(labels))
 
 
+DISQUALIFIED_ABOVE = "已在上一级名单上取消资格"
+
+
 def entries_of(list_id: int, version: int, name_policy: str, village: str | None = None) -> list[dict]:
     """Entries of one version (of one village, if given), with names shown as ``name_policy`` says."""
     rows = get_db().query(
         """
         select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
-               e.group_name, e.village_code, r.name as village_name
+               e.group_name, e.village_code, r.name as village_name, d.list_id as disqualified_on
         from list_entries e join regions r on r.code = e.village_code
+        left join disqualifications d on d.household_id = e.household_id and d.list_id != e.list_id
         where e.list_id = ? and e.version = ? and (?3 is null or e.village_code = ?3) order by e.position
         """,
         [list_id, version, village],
@@ -132,7 +136,8 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
             "causes": public_causes(r["causes"], full=name_policy == "full"),
             "votes": r["votes"],
             "voters_present": r["voters_present"],
-            "mark": r["mark"],
+            # A household disqualified on a higher list stays on this (frozen) list, annotated.
+            "mark": "、".join(filter(None, [r["mark"], DISQUALIFIED_ABOVE if r["disqualified_on"] else ""])),
         }
         for r in rows
     ]

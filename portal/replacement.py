@@ -41,6 +41,19 @@ def _current(db, list_id: int) -> tuple[dict, list[dict]]:
     return lst, entries
 
 
+def highest_list_carrying(db, list_id: int, household_id: int) -> dict:
+    """The list a disqualification must change (issue 16, item 2): of the lists of this list's campaign
+    and kind whose current version carries the household, the one of the highest level. Lower lists
+    are frozen once it is out; they keep showing the household, annotated, on their pages."""
+    lst = next(db.query("select * from lists where id = ?", [list_id]), None)
+    if lst is None:
+        raise PublishError("名单不存在。")
+    return next(db.query(
+        "select l.* from lists l join list_entries e on e.list_id = l.id and e.version = l.current_version "
+        "where l.campaign_id = ? and l.kind = ? and e.household_id = ? order by length(l.region_code), l.id limit 1",
+        [lst["campaign_id"], lst["kind"], household_id]), None) or lst
+
+
 def propose(db, list_id: int, household_id: int) -> Proposal:
     """Who the rule would bring in if ``household_id`` lost its place on this list."""
     lst, entries = _current(db, list_id)

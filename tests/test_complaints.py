@@ -455,3 +455,31 @@ def test_a_report_on_a_closed_village_entry_holds_the_county_while_the_township_
     with pytest.raises(PublishError, match="1 件举报没有办结"):
         publish_list(db, campaign_id=staff["campaign"], region_code="430811", kind="identify", start=after,
                      today=after, key=ID_KEY, clock=CLOCK)
+
+
+def test_an_upheld_report_reaches_the_highest_list_carrying_the_household(app, db, staff):
+    """Issue 16 item 2: a report on 河口村's entry, filed in its village window and upheld once 索溪峪镇's
+    list is out, changes the township list (the village list is frozen and annotated)."""
+    from portal.complaints import file_complaint
+
+    h = staff["households"]
+    cid, _ = file_complaint(db, list_id=staff["village_b"], household_id=h["田玉梅"], region_code=None,
+                            ground="vehicle", text="有车", about_committee=False, anonymous=True, name="", phone="",
+                            files=[], key=ID_KEY, clock=clock_at("2026-11-18T10:00:00+08:00"))
+    assert db["complaints"].get(cid)["list_id"] == staff["village_b"]
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid])
+    admin = app.test_client()
+    login(admin, "admin")
+    page = admin.get(f"/staff/complaints/{cid}/replace")
+    text = page.get_data(as_text=True)
+    assert page.status_code == 200 and "确认后将发布新版本的名单：<strong>索溪峪镇审核公示名单" in text
+    assert "已由这份上一级名单汇总" in text and "宋海波" in text                # 河口村's next in line
+    expected = re.search(r'name="expected" type="hidden" value="([^"]*)"', text).group(1)
+    resp = admin.post(f"/staff/complaints/{cid}/replace", data={"expected": expected, "start": "2026-11-23"})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/staff/lists/{staff['township']}")
+    township = db["lists"].get(staff["township"])
+    entries = {r["household_id"]: r["mark"] for r in db.query(
+        "select household_id, mark from list_entries where list_id = ? and version = 2", [township["id"]])}
+    assert township["current_version"] == 2 and h["田玉梅"] not in entries and entries[h["宋海波"]] == "递补"
+    assert db["lists"].get(staff["village_b"])["current_version"] == 1        # the village list is frozen ...
+    assert "已在上一级名单上取消资格" in app.test_client().get(f"/lists/{staff['village_b']}").get_data(as_text=True)

@@ -17,7 +17,7 @@ from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
 from ..publishing import PublishError
 from ..rules import QuotaError
-from ..replacement import add_omitted, confirm, omitted_candidates, propose
+from ..replacement import add_omitted, confirm, highest_list_carrying, omitted_candidates, propose
 from ..regions import get_region_row
 from . import staff_route
 from .console import jurisdiction_choices
@@ -192,15 +192,17 @@ def replace(complaint_id):
         abort(404)
     form = ReplaceForm()
     problem = None
+    # The disqualification reaches the highest published list that carries the household.
+    target = highest_list_carrying(db, c["list_id"], c["household_id"])
     try:
-        proposal = propose(db, c["list_id"], c["household_id"])
+        proposal = propose(db, target["id"], c["household_id"])
     except PublishError as error:
         proposal, problem = None, str(error)
     if proposal and form.validate_on_submit():
         expected = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isdigit())
         try:
             with write_transaction(db):
-                confirm(db, list_id=c["list_id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
+                confirm(db, list_id=target["id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
                         expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
                         today=clock.today(), start=form.start.data, complaint_id=complaint_id, clock=clock.current())
                 db.execute("update complaints set resolved_household_id = ? where id = ?",
@@ -209,7 +211,7 @@ def replace(complaint_id):
             problem = str(error)
         else:
             flash("已取消该户资格并发布新版本，递补户另行公示。")
-            return redirect(url_for("staff.list_view", list_id=c["list_id"]))
+            return redirect(url_for("staff.list_view", list_id=target["id"]))
     if not form.is_submitted():
         form.start.data = clock.today()
     names = {}
@@ -220,8 +222,8 @@ def replace(complaint_id):
             names = {r["id"]: r for r in db.query(
                 f"select h.id, h.head_name, h.size, v.votes from households h join votes v on v.household_id = h.id "
                 f"where h.id in ({','.join('?' for _ in ids)})", ids)}
-    return render_template("staff/replace.html", c=c, proposal=proposal, names=names, form=form, problem=problem), \
-        400 if problem else 200
+    return render_template("staff/replace.html", c=c, proposal=proposal, names=names, form=form, problem=problem,
+                           target=target), 400 if problem else 200
 
 
 @staff_route("/complaints/<id:complaint_id>/omission", permission="complaints.replace", target="complaint",
