@@ -238,6 +238,25 @@ def ranking_of_record(db, campaign_id: int, village_code: str) -> list[rules.App
             for r in rows]
 
 
+def published_selection(db, campaign_id: int, village_code: str) -> rules.Selection | None:
+    """Once the village's list is out, who is on its current version and who still waits, from the
+    ranking of record (replacements and 补录 included, disqualified households gone); None before."""
+    ranking = ranking_of_record(db, campaign_id, village_code)
+    if ranking is None:
+        return None
+    entries = list(db.query(
+        "select e.household_id, e.size, coalesce(e.votes, 0) as votes from list_entries e join lists l "
+        "on l.id = e.list_id and e.version = l.current_version "
+        "where l.campaign_id = ? and l.region_code = ? and l.kind = 'identify'", [campaign_id, village_code]))
+    on_list, ranked = {e["household_id"] for e in entries}, {a.id for a in ranking}
+    selected = [a for a in ranking if a.id in on_list] + [
+        rules.Applicant(id=e["household_id"], size=e["size"], votes=e["votes"]) for e in entries
+        if e["household_id"] not in ranked]
+    quota = get_quota(db, campaign_id, village_code)
+    return rules.Selection(tuple(selected), tuple(a for a in ranking if a.id not in on_list),
+                           quota["persons"] if quota else 0)
+
+
 def in_published_ranking(db, household_id: int) -> bool:
     """Whether a published ranking holds this household: its data is then the record, not to be edited."""
     return next(db.query("select 1 from rankings where household_id = ?", [household_id]), None) is not None

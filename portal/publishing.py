@@ -352,6 +352,12 @@ def next_in_line(db, lst: dict, kept: list[dict], village_code: str) -> list[rul
     what ``kept`` (the entries staying on the list) leaves free of the list's quota — and, on a
     township or county list, of the village's own quota. Households on the list's current version
     and disqualified ones are not candidates."""
+    return [a for a, taken, _ in ranking_walk(db, lst, kept, village_code) if taken]
+
+
+def ranking_walk(db, lst: dict, kept: list[dict], village_code: str) -> list[tuple[rules.Applicant, bool, int]]:
+    """The walk behind ``next_in_line``, for staff to read: each waiting household in rank order,
+    whether it is taken, and the persons still free when the walk reached it."""
     quota = get_quota(db, lst["campaign_id"], lst["region_code"])
     free = (quota["persons"] if quota else 0) - sum(e["size"] for e in kept)
     if lst["level"] != "village":
@@ -364,8 +370,14 @@ def next_in_line(db, lst: dict, kept: list[dict], village_code: str) -> list[rul
     if ranking is None:     # no village list published (only possible for data made by hand)
         ranking = applicants_of(db, lst["campaign_id"], village_code)
     campaign = get_campaign(db, lst["campaign_id"])
-    return rules.replacements([a for a in ranking if a.id not in on_list], max(free, 0),
-                              stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))
+    waiting = [a for a in ranking if a.id not in on_list]
+    chosen = {a.id for a in rules.replacements(waiting, max(free, 0),
+                                              stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))}
+    walk, free = [], max(free, 0)
+    for a in waiting:
+        walk.append((a, a.id in chosen, free))
+        free -= a.size if a.id in chosen else 0
+    return walk
 
 
 def _check_amendment(db, lst: dict, before: set[int], entries: list[dict], omitted: int | None) -> None:

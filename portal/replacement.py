@@ -15,7 +15,7 @@ import datetime as dt
 from . import audit
 from .campaigns import draw_reserve, get_quota
 from .db import write_transaction
-from .publishing import PublishError, amend_list, check_not_superseded, next_in_line
+from .publishing import PublishError, amend_list, check_not_superseded, ranking_walk
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +25,8 @@ class Proposal:
     replacements: tuple[int, ...]
     quota: int
     persons_after: int
+    #: Waiting households ranked above the last one taken that were passed over: (id, size, free then).
+    skipped: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def unused(self) -> int:
@@ -68,10 +70,14 @@ def propose(db, list_id: int, household_id: int) -> Proposal:
         raise PublishError("本地尚未下达规模指标。")
     kept = [e for e in entries if e["household_id"] != household_id]
     # The ranking of record of the removed household's own village (同村依次递补).
-    chosen = next_in_line(db, lst, [{**e, "id": e["household_id"]} for e in kept], removed["village_code"])
+    walk = ranking_walk(db, lst, [{**e, "id": e["household_id"]} for e in kept], removed["village_code"])
+    chosen = [a for a, taken, _ in walk if taken]
+    last = max((i for i, (_, taken, _) in enumerate(walk) if taken), default=-1)
+    # Those ranked above the last one taken, or (nobody taken) the first few: why they were passed over.
+    skipped = tuple((a.id, a.size, free) for a, taken, free in (walk[:last] if last >= 0 else walk[:3]) if not taken)
     persons = sum(e["size"] for e in kept)
     return Proposal(list_id, household_id, tuple(a.id for a in chosen), quota["persons"],
-                    persons + sum(a.size for a in chosen))
+                    persons + sum(a.size for a in chosen), skipped)
 
 
 def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple[int, ...] | None,

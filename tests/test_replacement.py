@@ -199,13 +199,15 @@ def small_village(db, county):
     from portal.regions import add_region
     from portal.campaigns import set_quota
 
-    add_region(db, "430811100007", "小村", "430811100")
-    set_quota(db, county["campaign"], "430811100007", 8)
+    add_region(db, "430811300", "天子山镇", "430811")          # a township of its own: nothing above it yet
+    add_region(db, "430811300001", "小村", "430811300")
+    set_quota(db, county["campaign"], "430811300", 8)
+    set_quota(db, county["campaign"], "430811300001", 8)
     h = {}
     for name, size, votes in [("丙户", 5, 30), ("卓世平", 3, 20), ("甲高票", 4, 19), ("乙低票", 4, 2)]:
-        h[name] = add_household(db, campaign_id=county["campaign"], village_code="430811100007", head_name=name,
+        h[name] = add_household(db, campaign_id=county["campaign"], village_code="430811300001", head_name=name,
                                 size=size, applied_on=dt.date(2026, 3, 1), votes=votes, voters_present=32, clock=CLOCK)
-    list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811100007", kind="identify",
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811300001", kind="identify",
                            start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     return {"list_id": list_id, "h": h, "campaign": county["campaign"]}
 
@@ -249,7 +251,7 @@ def test_replacements_follow_the_ranking_as_published(app, db, small_village):
     """Item 5: an applicant entered after publication, or an edit of a ranked household, does not
     change who comes in: 依次递补 walks the ranking of record."""
     h, list_id = small_village["h"], small_village["list_id"]
-    add_household(db, campaign_id=small_village["campaign"], village_code="430811100007", head_name="周新户", size=1,
+    add_household(db, campaign_id=small_village["campaign"], village_code="430811300001", head_name="周新户", size=1,
                   applied_on=dt.date(2026, 11, 20), votes=31, voters_present=32, clock=CLOCK)
     db.execute("update households set size = 1 where id = ?", [h["乙低票"]])     # an edit after the vote
     p = propose(db, list_id, h["卓世平"])          # 3 freed: 甲高票 and 乙低票 (4 each, as ranked) do not fit
@@ -271,3 +273,21 @@ def test_the_console_refuses_to_edit_a_ranked_household(app, db, staff):
                                                           "income_per_capita": "2000", "causes": ["capital"]})
     assert resp.status_code == 400
     assert db["households"].get(hid)["size"] == 4
+
+
+def test_the_proposal_says_why_a_higher_ranked_household_is_passed_over(app, db, staff, small_village):
+    """Item 11: 卓世平 (3) off frees 3 persons; 甲高票 and 乙低票 (4 each) do not fit, and the
+    proposal, and the page staff confirm on, say so for each."""
+    from .conftest import PASSWORD, login
+
+    h, list_id = small_village["h"], small_village["list_id"]
+    p = propose(db, list_id, h["卓世平"])
+    assert p.replacements == () and p.skipped == ((h["甲高票"], 4, 3), (h["乙低票"], 4, 3))
+    from portal.accounts import create_user
+    create_user(db, username="xiaocun", display_name="小村文书", role="village_clerk", region_code="430811300001",
+                password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
+    clerk = app.test_client()
+    login(clerk, "xiaocun")
+    page = clerk.post(f"/staff/lists/{list_id}/amend", data={"household": h["卓世平"], "reason": "空挂户",
+                                                              "approved_by": "王乡长", "start": "2026-11-23"})
+    assert "排名在前、没有递补的：小村 甲高票（4 人，19 票）：4 人，超出空出的 3 人" in page.get_data(as_text=True)

@@ -178,6 +178,10 @@ def test_a_correction_takes_one_household_off_and_the_ranking_fills_its_place(cl
     assert ground == "更正：家中有财政供养人员（批准：王乡长）"
     assert db.execute("select action from audit_log order by id desc limit 1").fetchone()[0] == "list.correct"
     assert "已有更新的版本" in clerk.get(f"/lists/{list_id}/v2").get_data(as_text=True)
+    # Item 11: the staff view follows the current version: 王明 is listed now, not a 候补.
+    selection = clerk.get("/staff/r/430811100001/selection").get_data(as_text=True)
+    assert "入选 3 户 <strong>10 人</strong>" in selection and "未入选 0 户" in selection
+    assert re.search(r"<td>王明</td><td>4</td><td>25/32</td><td>入选</td>", selection)
 
 
 def test_a_correction_after_the_next_level_published_is_refused_before_the_button(clerk, db, staff):

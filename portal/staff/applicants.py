@@ -10,7 +10,8 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import audit, clock, rules
-from ..campaigns import add_household, get_quota, id_key, in_published_ranking, village_selection
+from ..campaigns import (add_household, get_quota, id_key, in_published_ranking, published_selection,
+                         village_selection)
 from ..db import get_db, write_transaction
 from ..privacy import hash_id, mask_id
 from ..regions import ancestors, get_region_row
@@ -145,14 +146,15 @@ def selection(code):
     names = {r["id"]: r for r in db.query(
         "select h.id, h.head_name, h.size, v.votes, v.voters_present, "
         "h.disabled_member + h.single_child + h.all_daughters as priority_count, h.income_per_capita, h.applied_on "
-        "from households h join votes v on v.household_id = h.id where h.campaign_id = ? and h.village_code = ?",
+        "from households h left join votes v on v.household_id = h.id where h.campaign_id = ? and h.village_code = ?",
         [campaign["id"], code])}
+    published = published_selection(db, campaign["id"], code)
     try:
-        result = village_selection(db, campaign["id"], code)
+        result = published or village_selection(db, campaign["id"], code)
     except rules.QuotaError as error:
         result, problem = None, str(error)
     else:
         problem = None
     return render_template("staff/selection.html", region=region, crumbs=ancestors(db, code), campaign=campaign,
-                           result=result, problem=problem, names=names,
+                           result=result, problem=problem, names=names, published=published is not None,
                            quota=get_quota(db, campaign["id"], code), ranking_rule=rules.RANKING_RULE_TEXT)

@@ -217,7 +217,7 @@ def replace(complaint_id):
     names = {}
     if proposal:
         form.expected.data = ",".join(map(str, proposal.replacements))
-        ids = list(proposal.replacements)
+        ids = list(proposal.replacements) + [hid for hid, _, _ in proposal.skipped]
         if ids:
             names = {r["id"]: r for r in db.query(
                 f"select h.id, h.head_name, h.size, v.votes from households h join votes v on v.household_id = h.id "

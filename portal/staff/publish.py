@@ -102,7 +102,7 @@ def amend(list_id):
             form.expected.data = ",".join(map(str, proposal.replacements)) or "none"
         except (PublishError, rules.QuotaError) as error:
             problem, proposal = str(error), None
-    names = {hid: label for hid, label in _labels(db, proposal.replacements)} if proposal else {}
+    names = dict(_labels(db, [*proposal.replacements, *(hid for hid, _, _ in proposal.skipped)])) if proposal else {}
     return render_template("staff/amend.html", form=form, problem=problem, proposal=proposal, names=names,
                            **ctx), 400 if (problem or form.errors) else 200
 
