@@ -244,7 +244,9 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     rev.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "属实",
                                                         "public_reply": "经核实，该户不符合条件，已取消资格。"})
     page = rev.get(f"/staff/complaints/{cid}/replace").get_data(as_text=True)
-    assert "甲户主" in page and "王明" not in page                         # 王明 (4) does not fit the 3 freed
+    proposed = page[page.index("<ol>"):page.index("</ol>")]
+    assert "甲户主" in proposed and "王明" not in proposed               # 王明 (4) does not fit the 3 freed
+    assert "排名在前、没有递补的：王明（4 人，超出空出的 3 人）" in page       # and the page says so (item 11)
     resp = rev.post(f"/staff/complaints/{cid}/replace", data={"expected": str(extra), "start": "2026-11-24"})
     assert resp.status_code == 302
     data = reporter.get(f"/lists/{list_id}.json").get_json()
