@@ -304,36 +304,70 @@ def _omission_case(app, db, county, ground="omission"):
     return list_id, cid, small, large
 
 
-def test_upheld_omission_adds_from_unused_quota_or_the_county_reserve(app, db, county):
+def name_omitted(db, complaint_id, household_id, outcome="upheld"):
+    """Conclude a 漏评 case as the investigator would, naming the household found left out."""
+    db.execute("update complaints set status = 'concluded', outcome = ?, household_id = ? where id = ?",
+               [outcome, household_id, complaint_id])
+
+
+def test_upheld_omission_adds_the_named_household_from_unused_quota_or_the_county_reserve(app, db, county):
+    from portal.complaints import file_complaint
+
     list_id, cid, small, large = _omission_case(app, db, county)
+    name_omitted(db, cid, small)
     rev = app.test_client()
     login(rev, "rev")
-    assert "补二户" in rev.get(f"/staff/complaints/{cid}/omission").get_data(as_text=True)
-    too_big = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-23"})
-    assert too_big.status_code == 400 and "县扶贫办批准" in too_big.get_data(as_text=True)
-    assert rev.post(f"/staff/complaints/{cid}/omission",
-                    data={"household": large, "start": "2026-11-23", "use_reserve": "y"}).status_code == 403
+    page = rev.get(f"/staff/complaints/{cid}/omission").get_data(as_text=True)
+    assert "补一户" in page and "补二户" not in page                 # only the household the case names
+    other = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24"})
+    assert other.status_code == 400 and db["lists"].get(list_id)["current_version"] == 1
     ok = rev.post(f"/staff/complaints/{cid}/omission", data={"household": small, "start": "2026-11-24"})
     assert ok.status_code == 302
     row = next(db.query("select mark from list_entries where list_id = ? and household_id = ? and version = 2",
                         [list_id, small]))
     assert row["mark"] == "补录"
-    twice = rev.post(f"/staff/complaints/{cid}/omission", data={"household": large, "start": "2026-11-24"})
+    twice = rev.post(f"/staff/complaints/{cid}/omission", data={"household": small, "start": "2026-11-24"})
     assert twice.status_code == 400 and "已经补录过一户" in twice.get_data(as_text=True)
-    from portal.complaints import file_complaint
     cid2, _ = file_complaint(db, list_id=list_id, household_id=None, region_code=None, ground="omission",
                              text="还有一户漏评", about_committee=False, anonymous=True, name="", phone="", files=[],
                              key=ID_KEY, clock=CLOCK)
-    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [cid2])
+    name_omitted(db, cid2, large)
+    too_big = rev.post(f"/staff/complaints/{cid2}/omission", data={"household": large, "start": "2026-11-23"})
+    assert too_big.status_code == 400 and "县扶贫办批准" in too_big.get_data(as_text=True)
+    assert rev.post(f"/staff/complaints/{cid2}/omission",
+                    data={"household": large, "start": "2026-11-23", "use_reserve": "y"}).status_code == 403
     adm = app.test_client()
     login(adm, "adm")
     reserve_before = next(db.query("select reserve from quotas where region_code = '430811'"))["reserve"]
     ok = adm.post(f"/staff/complaints/{cid2}/omission", data={"household": large, "start": "2026-11-24", "use_reserve": "y"})
     assert ok.status_code == 302
     quotas = {r["region_code"]: r for r in db.query("select * from quotas")}
-    assert quotas["430811"]["reserve"] == reserve_before - 4
+    assert quotas["430811"]["reserve"] == reserve_before - 4          # 补一户 took the last free person
     assert quotas["430811100002"]["persons"] == 10 and quotas["430811100"]["persons"] == 44
     assert next(db.query("select count(*) as n from audit_log where action = 'list.add_omitted'"))["n"] == 2
+
+
+def test_an_omission_is_concluded_naming_the_household_and_partly_upheld_adds_nobody(app, db, county):
+    """Issue 16 item 13: the conclusion records which household was left out; 补录 is for that one
+    household of an upheld report, never for any vote loser, and not after 部分属实."""
+    list_id, cid, small, large = _omission_case(app, db, county)
+    db.execute("update complaints set status = 'investigating', outcome = null where id = ?", [cid])
+    rev = app.test_client()
+    login(rev, "rev")
+    rev_id = next(db.query("select id from users where username = 'rev'"))["id"]
+    rev.post(f"/staff/complaints/{cid}/assign", data={"investigator": rev_id, "due_on": "2026-11-28"})
+    fields = {"outcome": "upheld", "findings": "入户核实，符合条件", "public_reply": "经核实，有一户被漏评，予以补录。"}
+    page = rev.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert "查实被漏评的农户" in page and "补二户" in page
+    unnamed = rev.post(f"/staff/complaints/{cid}/conclude", data=fields, follow_redirects=True)
+    assert "请选择被漏评的农户" in unnamed.get_data(as_text=True)
+    assert db["complaints"].get(cid)["status"] == "investigating"
+    rev.post(f"/staff/complaints/{cid}/conclude", data={**fields, "omitted": small})
+    case = db["complaints"].get(cid)
+    assert (case["status"], case["household_id"]) == ("concluded", small)
+    assert "补录查实被漏评的农户（补一户）" in rev.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    name_omitted(db, cid, small, outcome="partly")
+    assert rev.get(f"/staff/complaints/{cid}/omission").status_code == 404
 
 
 def test_omission_page_only_for_upheld_omissions(app, db, county):
@@ -441,7 +475,11 @@ def test_a_report_about_a_place_counts_for_the_open_list_there_and_can_be_resolv
     with pytest.raises(PublishError, match="1 件举报没有办结"):
         publish_list(db, campaign_id=get_campaign(db, staff["campaign"])["id"], region_code="430811200",
                      kind="identify", start=later, today=later, key=ID_KEY, clock=CLOCK)
-    db.execute("update complaints set status = 'concluded', outcome = 'upheld' where id = ?", [row["id"]])
+    from portal.campaigns import add_household
+    left_out = add_household(db, campaign_id=staff["campaign"], village_code="430811200001", head_name="漏评户",
+                             size=1, applied_on=TODAY, clock=CLOCK)
+    db.execute("update complaints set status = 'concluded', outcome = 'upheld', household_id = ? where id = ?",
+               [left_out, row["id"]])
     admin = app.test_client()
     login(admin, "admin")
     assert admin.get(f"/staff/complaints/{row['id']}/omission").status_code == 200

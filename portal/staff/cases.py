@@ -36,6 +36,9 @@ class ConcludeForm(FlaskForm):
     findings = TextAreaField("调查经过和结果（内部，不公开）", validators=[DataRequired("请写明调查情况。"), Length(max=5000)])
     public_reply = TextAreaField("公开答复（会显示在名单页面；不写举报人和农户全名）",
                                  validators=[DataRequired("请写公开答复。"), Length(max=1000)])
+    # 漏评 reports only: the household the investigation found wrongly left out (recorded on the case).
+    omitted = SelectField("查实被漏评的农户（漏评查实时必选；还没有录入的，请先由村里录入）",
+                          coerce=lambda v: int(v) if v not in ("", None) else None, choices=[], validate_choice=False)
 
 
 class RegisterForm(FlaskForm):
@@ -110,7 +113,7 @@ def case(complaint_id):
         "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channels=CHANNELS,
         events=list(db.query("select * from complaint_events where complaint_id = ? order by id", [complaint_id])),
         files=list(db.query("select * from complaint_files where complaint_id = ? order by id", [complaint_id])),
-        assign=assign, conclude=ConcludeForm(), today=clock.today().isoformat(), handles=handles(c),
+        assign=assign, conclude=_conclude_form(db, c), today=clock.today().isoformat(), handles=handles(c),
         can=lambda p: current_user.can(p, g.target_region, g.target_level),
         can_replace=c["outcome"] == "upheld" and c["ground"] in HOUSEHOLD_GROUNDS and c["household_id"]
         and c["list_id"] and not disqualified and not c["resolved_household_id"])
@@ -136,8 +139,7 @@ def _case_step(complaint_id: int, form, write, done: str, guard=lambda c: True):
             abort(403)
         elif not form.validate_on_submit():
             flash("；".join(e for errors in form.errors.values() for e in errors))
-        else:
-            write(db, c)
+        elif write(db, c) is not False:
             flash(done)
     return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
 
@@ -161,21 +163,37 @@ def assign(complaint_id):
     return _case_step(complaint_id, form, write, "已安排调查。")
 
 
+def _conclude_form(db, c: dict) -> ConcludeForm:
+    form = ConcludeForm()
+    if c["ground"] == "omission" and c["list_id"]:
+        form.omitted.choices = choices([("", "（不是漏评查实，不选）")] + [
+            (r["id"], f"{r['head_name']}（{r['size']} 人，{r['votes']} 票）") for r in omitted_candidates(db, c["list_id"])])
+    return form
+
+
 @staff_route("/complaints/<id:complaint_id>/conclude", permission="complaints.conclude", target="complaint",
              methods=("POST",))
 def conclude(complaint_id):
-    form = ConcludeForm()
+    form = _conclude_form(get_db(), _case(complaint_id))
 
     def write(db, c):
+        named = None
+        if c["ground"] == "omission" and form.outcome.data == "upheld":
+            named = form.omitted.data
+            allowed = {r["id"] for r in omitted_candidates(db, c["list_id"])} if c["list_id"] else set()
+            if named not in allowed:
+                flash("漏评查实的，请选择被漏评的农户（还没有录入的，请先由村里录入申请户）。")
+                return False
         db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
-                   "concluded_at = ? where id = ?",
+                   "concluded_at = ?, household_id = coalesce(?, household_id) where id = ?",
                    [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), clock.current().stamp(),
-                    complaint_id])
+                    named, complaint_id])
         _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
         audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
                      object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
                      before={"status": c["status"]},
-                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data},
+                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data,
+                            **({"omitted_household": named} if named else {})},
                      clock=clock.current())
 
     # Only the staff handling the case conclude it, and not the person who registered it themselves.
@@ -232,13 +250,14 @@ def omission(complaint_id):
     """An upheld 漏评 report: add the household that was left out (rule 9)."""
     db = get_db()
     c = _case(complaint_id)
-    if not (c["ground"] == "omission" and c["outcome"] in ("upheld", "partly") and c["list_id"]):
+    # Only for the household an upheld 漏评 report named (rule 9): 补录 is no way round the ranking.
+    if not (c["ground"] == "omission" and c["outcome"] == "upheld" and c["list_id"] and c["household_id"]):
         abort(404)
     if c["resolved_household_id"]:
         problem = "这件举报已经补录过一户；另有漏评的，请另行登记举报。"
         return render_template("staff/omission.html", c=c, form=OmissionForm(), problem=problem, candidates=[]), 400
     form = OmissionForm()
-    candidates = omitted_candidates(db, c["list_id"])
+    candidates = [r for r in omitted_candidates(db, c["list_id"]) if r["id"] == c["household_id"]]
     form.household.choices = choices((r["id"], f"{r['head_name']}（{r['size']} 人，{r['votes']} 票）") for r in candidates)
     problem = None
     if form.validate_on_submit():
