@@ -125,7 +125,9 @@ def open_in_window(db, list_ids: list[int]) -> int:
 
 
 def _window(db, list_row: dict) -> dict:
-    return next(db.query("select window_start, window_end from list_versions where list_id = ? and version = ?",
+    """A version's window, open for objections until its last replacement row's window has ended too."""
+    return next(db.query("select window_start, max(window_end, coalesce(rows_until, '')) as window_end "
+                         "from list_versions where list_id = ? and version = ?",
                          [list_row["id"], list_row["current_version"]]))
 
 
@@ -136,7 +138,8 @@ def _open_list_carrying(db, list_row: dict, household_id: int, today: str) -> di
         "select l.* from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version "
         "join list_entries e on e.list_id = l.id and e.version = l.current_version "
         "where l.campaign_id = ? and l.kind = ? and l.id != ? and e.household_id = ? "
-        "and v.window_start <= ? and v.window_end >= ? order by length(l.region_code) desc limit 1",
+        "and v.window_start <= ? and max(v.window_end, coalesce(v.rows_until, '')) >= ? "
+        "order by length(l.region_code) desc limit 1",
         [list_row["campaign_id"], list_row["kind"], list_row["id"], household_id, today, today]), None)
 
 
@@ -146,7 +149,8 @@ def _list_covering(db, region_code: str, today: str) -> dict | None:
     return next(db.query(
         "select l.* from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version "
         "where ? like l.region_code || '%' and l.kind = 'identify' and v.window_start <= ? "
-        "order by v.window_end >= ? desc, length(l.region_code) desc, v.published_at desc, l.id desc limit 1",
+        "order by max(v.window_end, coalesce(v.rows_until, '')) >= ? desc, length(l.region_code) desc, "
+        "v.published_at desc, l.id desc limit 1",
         [region_code, today, today]), None)
 
 

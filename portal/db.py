@@ -466,3 +466,19 @@ def m0008_rankings(db: sqlite_utils.Database) -> None:
         where l.level = 'village' and l.kind = 'identify';
         """
     )
+
+
+@migrations(name="0009_row_windows")
+def m0009_row_windows(db: sqlite_utils.Database) -> None:
+    db.executescript(
+        """
+        -- A household added by an amendment (递补, 补录) is publicised in a window of its own, carried by
+        -- later versions; the list keeps its window. NULL: the row is under the list's window.
+        alter table list_entries add column window_start text;
+        alter table list_entries add column window_end text;
+        -- The latest such row window of a version (NULL when it has none): the version is open for
+        -- objections until max(window_end, rows_until).
+        alter table list_versions add column rows_from text;
+        alter table list_versions add column rows_until text;
+        """
+    )

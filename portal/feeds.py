@@ -36,7 +36,8 @@ def list_events(region_code: str | None) -> list[dict]:
     if region_code:
         where, params = " and l.region_code >= ? and l.region_code < ? || ':'", params + [region_code, region_code]
     rows = get_db().query(
-        "select l.id, l.title, l.kind, v.version, v.window_start, v.window_end, v.change_note, v.published_at "
+        "select l.id, l.title, l.kind, v.version, v.window_start, v.window_end, v.change_note, v.published_at, "
+        "v.rows_from, v.rows_until "
         "from list_versions v join lists l on l.id = v.list_id "
         "where (v.window_end >= ? or v.published_at >= ?)" + where + " order by v.published_at desc limit 400",
         params)
@@ -45,12 +46,17 @@ def list_events(region_code: str | None) -> list[dict]:
         url = public_url("lists.list_version", list_id=r["id"], version=r["version"])
         opened = _midnight(r["window_start"], zone)
         closed = _midnight(r["window_end"], zone) + dt.timedelta(days=1)
-        candidates = [("opened", opened, f"开始公示：{r['title']}",
-                       f"公示时间 {r['window_start']} 至 {r['window_end']}，期间可以提出异议。")]
-        if r["version"] > 1:
+        if r["version"] == 1:
+            candidates = [("opened", opened, f"开始公示：{r['title']}",
+                           f"公示时间 {r['window_start']} 至 {r['window_end']}，期间可以提出异议。"),
+                          ("closed", closed, f"公示结束：{r['title']}", f"公示已于 {r['window_end']} 24 时结束。")]
+        else:
+            # An amendment is announced as one: the list keeps its window; only the rows it added
+            # (递补、补录) have a window of their own.
             published = dt.datetime.fromisoformat(r["published_at"])
-            candidates.append(("amended", published, f"名单更新（第 {r['version']} 版）：{r['title']}", r["change_note"]))
-        candidates.append(("closed", closed, f"公示结束：{r['title']}", f"公示已于 {r['window_end']} 24 时结束。"))
+            rows = f"递补户公示时间 {r['rows_from']} 至 {r['rows_until']}，期间可以对递补户提出异议。" if r["rows_until"] else ""
+            candidates = [("amended", published, f"名单更新（第 {r['version']} 版）：{r['title']}",
+                           "".join(filter(None, [r["change_note"], rows])))]
         for kind, when, title, text in candidates:
             if when <= now:
                 key = f"list/{r['id']}/v{r['version']}/{kind}"

@@ -37,6 +37,7 @@ _LIST_SELECT = """
     select l.id, l.title, l.level, l.kind, l.region_code, l.campaign_id, l.approving_body,
            l.current_version, r.name as region_name, c.name as campaign_name, p.name as parent_name,
            v.version, v.window_start, v.window_end, v.change_note, v.published_at, v.content_hash,
+           v.rows_from, v.rows_until,
            (select count(*) from list_entries e
              where e.list_id = l.id and e.version = v.version) as households,
            (select coalesce(sum(e.size), 0) from list_entries e
@@ -54,6 +55,10 @@ def annotate(row: dict, today: dt.date) -> dict:
     window = rules.Window(dt.date.fromisoformat(row["window_start"]), dt.date.fromisoformat(row["window_end"]))
     row["window"] = window
     row["state"] = rules.window_state(window, today)
+    # The window of the households added by amendments (递补、补录), when this version has any.
+    row["rows_window"] = rules.Window(dt.date.fromisoformat(row["rows_from"]), dt.date.fromisoformat(row["rows_until"])) \
+        if row.get("rows_until") else None
+    row["rows_state"] = rules.window_state(row["rows_window"], today) if row["rows_window"] else None
     row["level_name"] = rules.LEVEL_NAMES[row["level"]]
     row["kind_name"] = rules.LIST_KINDS[row["kind"]]
     return row
@@ -117,7 +122,8 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
     """Entries of one version (of one village, if given), with names shown as ``name_policy`` says."""
     rows = get_db().query(
         """
-        select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
+        select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark, e.window_start,
+               e.window_end,
                e.group_name, e.village_code, r.name as village_name, d.list_id as disqualified_on
         from list_entries e join regions r on r.code = e.village_code
         left join disqualifications d on d.household_id = e.household_id and d.list_id != e.list_id
@@ -138,6 +144,8 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
             "voters_present": r["voters_present"],
             # A household disqualified on a higher list stays on this (frozen) list, annotated.
             "mark": "、".join(filter(None, [r["mark"], DISQUALIFIED_ABOVE if r["disqualified_on"] else ""])),
+            # Its own window when added by an amendment (递补、补录); None: the list's window.
+            "window": {"start": r["window_start"], "end": r["window_end"]} if r["window_end"] else None,
         }
         for r in rows
     ]
@@ -233,7 +241,8 @@ def qr_svg(url: str) -> Markup:
     return Markup(svg.replace("<svg ", '<svg role="img" aria-label="本名单网址二维码" ', 1))
 
 
-CSV_HEADER = ["序号", "村", "村民小组", "户主", "家庭人口", "致贫原因", "得票", "参评人数", "备注"]
+CSV_HEADER = ["序号", "村", "村民小组", "户主", "家庭人口", "致贫原因", "得票", "参评人数", "备注",
+              "本户公示开始", "本户公示结束"]
 
 
 @bp.get("/lists/<id:list_id>.csv")
@@ -247,7 +256,8 @@ def list_csv(list_id, version=None):
     for e in ctx["entries"]:
         writer.writerow(
             [e["position"], e["village"], e["group"], e["name"], e["size"], e["causes"],
-             e["votes"] if e["votes"] is not None else "", e["voters_present"] if e["voters_present"] is not None else "", e["mark"]]
+             e["votes"] if e["votes"] is not None else "", e["voters_present"] if e["voters_present"] is not None else "", e["mark"],
+             *((e["window"]["start"], e["window"]["end"]) if e["window"] else ("", ""))]
         )
     lst = ctx["lst"]
     return Response(out.getvalue(), mimetype="text/csv",
@@ -284,6 +294,9 @@ def list_json(list_id, version=None):
             "status": lst["state"].status,
             "text": lst["state"].text,
         },
+        # The window of the households added by amendments (递补、补录), each also on its entry.
+        "replacement_window": {"start": lst["rows_from"], "end": lst["rows_until"], "status": lst["rows_state"].status,
+                               "text": lst["rows_state"].text} if lst["rows_state"] else None,
         "quota_persons": ctx["quota"],
         "ranking_rule": ctx["ranking_rule"],
         "change_note": lst["change_note"],

@@ -87,6 +87,8 @@ def _entry_order(row: dict):
 
 
 PUBLISHED_FIELDS = ("village_code", "group_name", "head_name", "size", "causes", "votes", "voters_present")
+#: What a row of a list keeps from version to version of that list (not into the next level's list).
+ROW_FIELDS = ("mark", "window_start", "window_end")
 
 
 def _published_entries(db, list_ids: list[int]) -> list[dict]:
@@ -99,7 +101,7 @@ def _published_entries(db, list_ids: list[int]) -> list[dict]:
     for list_id in list_ids:
         rows += db.query(
             "select e.household_id as id, e.village_code, e.group_name, e.head_name, e.size, e.causes, e.votes, "
-            "e.voters_present from list_entries e join lists l on l.id = e.list_id "
+            "e.voters_present, e.mark, e.window_start, e.window_end from list_entries e join lists l on l.id = e.list_id "
             "and e.version = l.current_version where l.id = ? order by e.position",
             [list_id],
         )
@@ -124,7 +126,9 @@ def lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list
     for unit in units:
         row = next(
             db.query(
-                "select l.id, v.window_start, v.window_end from lists l join list_versions v "
+                # A version is open for objections until its last replacement row's window has ended too.
+                "select l.id, v.window_start, max(v.window_end, coalesce(v.rows_until, '')) as window_end "
+                "from lists l join list_versions v "
                 "on v.list_id = l.id and v.version = l.current_version "
                 "where l.campaign_id = ? and l.region_code = ? and l.kind = ?",
                 [campaign["id"], unit["code"], kind],
@@ -305,9 +309,9 @@ def amend_list(
             "select household_id from list_entries where list_id = ? and version = ?", [list_id, lst["current_version"]])}
         entries = _snapshot(db, household_ids, lst["campaign_id"], lst["region_code"])
         published = {e["id"]: e for e in _published_entries(db, [list_id])}
-        for e in entries:   # households kept on the list keep what was publicised for them
+        for e in entries:   # households kept on the list keep what was publicised for them, mark and window too
             if e["id"] in published:
-                e.update({k: published[e["id"]][k] for k in PUBLISHED_FIELDS})
+                e.update({k: published[e["id"]][k] for k in (*PUBLISHED_FIELDS, *ROW_FIELDS)})
         entries.sort(key=_entry_order)
         if lst["kind"] in ("identify", "replace"):
             region = get_region_row(db, lst["region_code"])
@@ -321,18 +325,23 @@ def amend_list(
                         sum(e["size"] for e in entries if e["village_code"] == village), vq["persons"] if vq else None,
                         get_region_row(db, village)["name"])
         added = [e["id"] for e in entries if e["id"] not in before]
+        # The list keeps its window (rule 8): only the households added now get a window of their own,
+        # of the level's full length, shown on their rows; later versions carry it.
+        window = rules.Window(dt.date.fromisoformat(current["window_start"]),
+                              dt.date.fromisoformat(current["window_end"]))
         if added:
             if start is None:
                 raise PublishError("名单新增了农户，需要为新版本设定公示开始日期。")
             if today is not None and start < today:
                 raise PublishError("公示开始日期不能早于今天。")
             days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"])["days"])
-            window = rules.Window.of_days(start, days)
-        else:
-            window = rules.Window(dt.date.fromisoformat(current["window_start"]),
-                                  dt.date.fromisoformat(current["window_end"]))
+            own = rules.Window.of_days(start, days)
+            for e in entries:
+                if e["id"] in added:
+                    e["window_start"], e["window_end"] = own.start.isoformat(), own.end.isoformat()
         _check_amendment(db, lst, before, entries, omitted)
-        marks = {hid: (marks or {}).get(hid, "补录" if hid == omitted else "递补") for hid in added}
+        requested, marks = marks or {}, {e["id"]: e.get("mark") or "" for e in entries if e["id"] in before}
+        marks |= {hid: requested.get(hid, "补录" if hid == omitted else "递补") for hid in added}
         version = lst["current_version"] + 1
         _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at,
                        clock=clock)
@@ -430,7 +439,9 @@ def content_hash(key: bytes, lst: dict, version: int, window_start: str, window_
             "version": version,
             "window": [window_start, window_end],
             "note": note,
-            "entries": [[e[k] for k in ENTRY_FIELDS] for e in entries],
+            # A row's own window (递补) is hashed when it has one, so older versions keep their hashes.
+            "entries": [[e[k] for k in ENTRY_FIELDS] + ([e["window_start"], e["window_end"]] if e.get("window_end") else [])
+                        for e in entries],
         },
         ensure_ascii=False, sort_keys=True, separators=(",", ":"),
     )
@@ -461,9 +472,12 @@ def _write_version(db, list_id, version, window, note, entries, marks, key, publ
             "votes": e["votes"],
             "voters_present": e["voters_present"],
             "mark": marks.get(e["id"], ""),
+            "window_start": e.get("window_start") if version > 1 else None,
+            "window_end": e.get("window_end") if version > 1 else None,
         }
         for i, e in enumerate(entries, start=1)
     ]
+    latest = max((r for r in rows if r["window_end"]), key=lambda r: r["window_end"], default=None)
     lst = next(db.query("select * from lists where id = ?", [list_id]))
     start, end = window.start.isoformat(), window.end.isoformat()
     db["list_versions"].insert(
@@ -475,6 +489,8 @@ def _write_version(db, list_id, version, window, note, entries, marks, key, publ
             "change_note": note,
             "published_at": published_at or clock.stamp(),
             "content_hash": content_hash(key, lst, version, start, end, note, rows),
+            "rows_from": latest["window_start"] if latest else None,
+            "rows_until": latest["window_end"] if latest else None,
         }
     )
     db["list_entries"].insert_all(rows)

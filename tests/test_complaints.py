@@ -251,7 +251,9 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     assert resp.status_code == 302
     data = reporter.get(f"/lists/{list_id}.json").get_json()
     marked = [e for e in data["entries"] if e["mark"] == "递补"]
-    assert [e["name"] for e in marked] == ["甲*主"] and data["window"]["start"] == "2026-11-24"
+    assert [e["name"] for e in marked] == ["甲*主"] and data["window"]["start"] == "2026-11-23"   # the list's, kept
+    assert marked[0]["window"] == {"start": "2026-11-24", "end": "2026-11-30"}                   # the row's own
+    assert data["replacement_window"]["start"] == "2026-11-24" and data["replacement_window"]["status"] == "not_open"
     assert "李*英" not in [e["name"] for e in data["entries"]]
     assert "递补" in reporter.get(f"/lists/{list_id}/print").get_data(as_text=True)
     assert next(db.query("select complaint_id from disqualifications"))["complaint_id"] == cid

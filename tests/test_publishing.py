@@ -143,8 +143,40 @@ def test_replacement_gets_its_own_window_and_rank_order(db, county):
                        [list_id]))
     assert [r["head_name"] for r in v2] == ["张建国", "王明", "欧阳德胜"]   # rank order, not order of entry
     assert {r["head_name"]: r["mark"] for r in v2}["王明"] == "递补"
+    # The list keeps its window (published 8 days ago); 王明's row has one of its own (item 9).
     window = db["list_versions"].get((list_id, 2))
-    assert (window["window_start"], window["window_end"]) == ("2026-11-23", "2026-11-29")
+    assert (window["window_start"], window["window_end"]) == ("2026-11-15", "2026-11-21")
+    assert (window["rows_from"], window["rows_until"]) == ("2026-11-23", "2026-11-29")
+    assert db.execute("select window_start, window_end from list_entries where list_id = ? and version = 2 "
+                      "and head_name = '王明'", [list_id]).fetchone() == ("2026-11-23", "2026-11-29")
+
+
+def test_a_replacement_window_is_shown_on_the_row_in_the_header_and_downloads_and_holds_the_next_level(
+        app, client, db, county):
+    """Issue 16 item 9: version 2 keeps the list's window; the page header, the row, CSV, JSON and the
+    print view state the 递补 window; the feed announces an amendment; the township waits for it."""
+    h = county["households"]
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_A, kind="identify",
+                           start=TODAY - dt.timedelta(days=8), today=None, key=ID_KEY, clock=CLOCK)
+    publish_list(db, campaign_id=county["campaign"], region_code=VILLAGE_B, kind="identify",
+                 start=TODAY - dt.timedelta(days=8), today=None, key=ID_KEY, clock=CLOCK)
+    disqualify(db, list_id, h["李秀英"], h["向春华"])
+    amend_list(db, list_id, household_ids=[h["欧阳德胜"], h["张建国"], h["王明"]], note="一户举报属实，依次递补",
+               key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
+    page = client.get(f"/lists/{list_id}").get_data(as_text=True)
+    assert "公示时间：2026年11月15日 至 2026年11月21日（共 7 天）" in page
+    assert "递补户公示至 2026年11月29日" in page and "距公示结束还有 7 天" in page
+    assert '递补<span class="row-window">公示至11月29日</span>' in page
+    assert "递补户公示时间：2026年11月23日0时 至 2026年11月29日24时" in client.get(f"/lists/{list_id}/print").get_data(as_text=True)
+    csv_text = client.get(f"/lists/{list_id}.csv").get_data(as_text=True)
+    assert "本户公示开始,本户公示结束" in csv_text and "递补,2026-11-23,2026-11-29" in csv_text
+    feed = client.get("/feeds/all.atom").get_data(as_text=True)
+    assert feed.count("开始公示：双星村") == 1 and "递补户公示时间 2026-11-23 至 2026-11-29" in feed
+    # The village list stays open for objections to the replacement until the 29th: no township yet.
+    day = TODAY + dt.timedelta(days=3)
+    with pytest.raises(PublishError, match="双星村的公示到 2026-11-29 才结束"):
+        publish_list(db, campaign_id=county["campaign"], region_code=TOWNSHIP, kind="identify", start=day, today=day,
+                     key=ID_KEY, clock=CLOCK)
 
 
 def test_households_must_belong_to_the_lists_region(db, county):

@@ -58,8 +58,14 @@ def test_confirm_disqualifies_publishes_and_audits(db, village):
                          [village["list_id"]]))
     assert [r["head_name"] for r in rows] == ["张建国", "向春华", "欧阳德胜", "甲户主", "乙户主"]   # rank order
     assert {r["head_name"]: r["mark"] for r in rows}["甲户主"] == "递补"
-    v2 = db["list_versions"].get((village["list_id"], 2))
-    assert (v2["window_start"], v2["window_end"]) == ("2026-11-24", "2026-11-30")
+    # The list keeps its window; the replacements have one of their own (issue 16, item 9).
+    v1, v2 = (db["list_versions"].get((village["list_id"], n)) for n in (1, 2))
+    assert (v2["window_start"], v2["window_end"]) == (v1["window_start"], v1["window_end"])
+    assert (v2["rows_from"], v2["rows_until"]) == ("2026-11-24", "2026-11-30")
+    own = {r["head_name"]: (r["window_start"], r["window_end"]) for r in db.query(
+        "select head_name, window_start, window_end from list_entries where list_id = ? and version = 2",
+        [village["list_id"]])}
+    assert own["甲户主"] == own["乙户主"] == ("2026-11-24", "2026-11-30") and own["张建国"] == (None, None)
     assert db["disqualifications"].get(1)["ground"] == "家中有财政供养人员"
     assert h["李秀英"] not in [a.id for a in village_selection(db, village["campaign"], VILLAGE_A).selected]
     log = next(db.query("select * from audit_log where action = 'list.replace'"))

@@ -84,17 +84,21 @@ def test_report_investigate_replace(open_context, shots, tmp_path):
 
         villager.goto(base + "/lists/8")
         page = villager.inner_text("main")
-        assert "第 2 版" in page and "递补" in page and "2026年11月24日 至 2026年11月30日" in page
+        # The list keeps its window; the replacement has one of its own (issue 16, item 9).
+        assert "第 2 版" in page and "递补" in page and "递补户公示至 2026年11月30日" in page
+        assert "公示时间：2026年11月18日 至 2026年11月24日" in page
         assert "共收到举报 1 件" in page and "不符合识别条件" in page
         villager.screenshot(path=shots / "complaint-4-list.png", full_page=True)
         after = json.loads(villager.goto(base + "/lists/8.json").text())
         marked = [e for e in after["entries"] if e["mark"] == "递补"]
-        assert marked and after["window"] == {**after["window"], "start": "2026-11-24", "end": "2026-11-30"}
+        assert marked and all(e["window"] == {"start": "2026-11-24", "end": "2026-11-30"} for e in marked)
+        assert (after["window"]["start"], after["window"]["end"]) == (before["window"]["start"], before["window"]["end"])
+        assert after["replacement_window"]["start"] == "2026-11-24" and after["replacement_window"]["end"] == "2026-11-30"
         assert before["entries"][2] not in after["entries"]           # the reported household is gone
         assert len(after["entries"]) >= len(before["entries"]) - 1
         assert "合计" in proposed and "规模指标" in proposed
         print_view = villager.goto(base + "/lists/8/print").text()
-        assert "递补" in print_view and "2026年11月24日0时 至 2026年11月30日24时" in print_view
+        assert "递补" in print_view and "递补户公示时间：2026年11月24日0时 至 2026年11月30日24时" in print_view
         villager.goto(base + "/complaints/track")
         villager.get_by_label("回执码").fill(code)
         villager.get_by_role("button", name="查看").click()
