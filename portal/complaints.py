@@ -261,7 +261,7 @@ class AddInfoForm(FlaskForm):
 
 
 def _target_from_request(db):
-    """The list (and household) a report concerns, from ?list=<id>&entry=<position>; 404 if unknown."""
+    """The list (and household) a report concerns, from ?list=<id>&entry=<row number>[&v=<version>]."""
     raw_list, raw_entry = request.values.get("list", ""), request.values.get("entry", "")
     raw_version = request.values.get("v", "")
     if not raw_list:
@@ -274,14 +274,13 @@ def _target_from_request(db):
     if lst is None:
         abort(404)
     entry = None
-    if raw_entry and raw_version and int(raw_version) != lst["current_version"]:
-        # The row numbers belong to the version the reporter was reading: never guess another household.
-        abort(409)
     if raw_entry:
+        # Row numbers (序号) last across a list's versions, so a link made from an older version still
+        # names the same household — unless it has left the list since: then say the list changed.
         entry = next(db.query("select household_id, head_name from list_entries where list_id = ? and version = ? "
-                              "and position = ?", [lst["id"], lst["current_version"], int(raw_entry)]), None)
+                              "and row_ref = ?", [lst["id"], lst["current_version"], int(raw_entry)]), None)
         if entry is None:
-            abort(404)
+            abort(409 if raw_version and int(raw_version) != lst["current_version"] else 404)
         entry["masked"] = mask_name(entry["head_name"], current_app.config["NAME_DISPLAY"])
     return lst, entry
 

@@ -482,3 +482,29 @@ def m0009_row_windows(db: sqlite_utils.Database) -> None:
         alter table list_versions add column rows_until text;
         """
     )
+
+
+@migrations(name="0010_row_refs")
+def m0010_row_refs(db: sqlite_utils.Database) -> None:
+    """Each household keeps one row number (序号) on a list across its versions: anchors (#p3),
+    举报 links (entry=3) and search results made from version 1 still point at the same household.
+    Rows published before this migration get the numbers they would have had: a household's
+    position when it first appeared, later arrivals numbered after the list's highest so far."""
+    db.execute("alter table list_entries add column row_ref integer")
+    db.execute("drop trigger list_entries_no_update")
+    for (list_id,) in db.execute("select id from lists order by id").fetchall():
+        refs: dict[int, int] = {}
+        for version, position, household in db.execute(
+                "select version, position, household_id from list_entries where list_id = ? order by version, position",
+                [list_id]).fetchall():
+            if household not in refs:
+                refs[household] = position if version == 1 else max(refs.values(), default=0) + 1
+            db.execute("update list_entries set row_ref = ? where list_id = ? and version = ? and position = ?",
+                       [refs[household], list_id, version, position])
+    db.executescript(
+        """
+        create trigger list_entries_no_update before update on list_entries
+            begin select raise(abort, 'a published list version cannot be changed'); end;
+        create index list_entries_ref on list_entries(list_id, version, row_ref);
+        """
+    )

@@ -119,21 +119,49 @@ DISQUALIFIED_ABOVE = "已在上一级名单上取消资格"
 
 
 def entries_of(list_id: int, version: int, name_policy: str, village: str | None = None) -> list[dict]:
-    """Entries of one version (of one village, if given), with names shown as ``name_policy`` says."""
-    rows = get_db().query(
+    """Entries of one version (of one village, if given), with names shown as ``name_policy`` says.
+
+    Each row carries its lasting number on the list (``ref``, the 序号 shown and linked). Households
+    this list took off in an earlier version stay visible, struck through (``removed``), each after
+    the rows of its village, so a number once printed never points at another household."""
+    db = get_db()
+    rows = list(db.query(
         """
-        select e.position, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark, e.window_start,
-               e.window_end,
-               e.group_name, e.village_code, r.name as village_name, d.list_id as disqualified_on
+        select e.position, e.row_ref, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
+               e.window_start, e.window_end, e.group_name, e.village_code, r.name as village_name,
+               d.list_id as disqualified_on, 0 as removed, '' as ground
         from list_entries e join regions r on r.code = e.village_code
         left join disqualifications d on d.household_id = e.household_id and d.list_id != e.list_id
-        where e.list_id = ? and e.version = ? and (?3 is null or e.village_code = ?3) order by e.position
+        where e.list_id = ?1 and e.version = ?2 and (?3 is null or e.village_code = ?3) order by e.position
         """,
         [list_id, version, village],
-    )
+    ))
+    if version > 1:
+        rows += db.query(
+            """
+            select e.position, e.row_ref, e.head_name, e.size, e.causes, e.votes, e.voters_present, e.mark,
+                   e.window_start, e.window_end, e.group_name, e.village_code, r.name as village_name,
+                   null as disqualified_on, 1 as removed, d.ground
+            from disqualifications d
+            join list_entries e on e.household_id = d.household_id and e.list_id = d.list_id
+                 and e.version = (select max(x.version) from list_entries x where x.list_id = e.list_id
+                                  and x.household_id = e.household_id and x.version < ?2)
+            join regions r on r.code = e.village_code
+            where d.list_id = ?1 and (?3 is null or e.village_code = ?3)
+              and not exists (select 1 from list_entries y where y.list_id = ?1 and y.version = ?2
+                              and y.household_id = d.household_id)
+            order by e.row_ref
+            """,
+            [list_id, version, village],
+        )
+    order = {}
+    for r in rows:
+        order.setdefault(r["village_code"], len(order))
+    rows.sort(key=lambda r: (order[r["village_code"]], r["removed"], r["position"] if not r["removed"] else r["row_ref"]))
     return [
         {
             "position": r["position"],
+            "ref": r["row_ref"] if r["row_ref"] is not None else r["position"],
             "village": r["village_name"],
             "village_code": r["village_code"],
             "group": r["group_name"],
@@ -142,13 +170,20 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
             "causes": public_causes(r["causes"], full=name_policy == "full"),
             "votes": r["votes"],
             "voters_present": r["voters_present"],
-            # A household disqualified on a higher list stays on this (frozen) list, annotated.
-            "mark": "、".join(filter(None, [r["mark"], DISQUALIFIED_ABOVE if r["disqualified_on"] else ""])),
+            "removed": bool(r["removed"]),
+            # A household disqualified on a higher list stays on this (frozen) list, annotated; one
+            # this list took off shows why (never the ground itself: that is for staff).
+            "mark": (REMOVED_BY_CORRECTION if r["ground"].startswith("更正") else REMOVED_BY_REPORT) if r["removed"]
+            else "、".join(filter(None, [r["mark"], DISQUALIFIED_ABOVE if r["disqualified_on"] else ""])),
             # Its own window when added by an amendment (递补、补录); None: the list's window.
-            "window": {"start": r["window_start"], "end": r["window_end"]} if r["window_end"] else None,
+            "window": {"start": r["window_start"], "end": r["window_end"]} if r["window_end"] and not r["removed"] else None,
         }
         for r in rows
     ]
+
+
+REMOVED_BY_REPORT = "取消资格（举报查实）"
+REMOVED_BY_CORRECTION = "取消资格（核实更正）"
 
 
 # A township or county list longer than this is shown one village at a time on the web page (a
@@ -255,7 +290,7 @@ def list_csv(list_id, version=None):
     writer.writerow(CSV_HEADER)
     for e in ctx["entries"]:
         writer.writerow(
-            [e["position"], e["village"], e["group"], e["name"], e["size"], e["causes"],
+            [e["ref"], e["village"], e["group"], e["name"], e["size"], e["causes"],
              e["votes"] if e["votes"] is not None else "", e["voters_present"] if e["voters_present"] is not None else "", e["mark"],
              *((e["window"]["start"], e["window"]["end"]) if e["window"] else ("", ""))]
         )

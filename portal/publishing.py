@@ -457,6 +457,23 @@ def version_hash(db, list_id: int, version: int, key: bytes) -> str:
     return content_hash(key, lst, version, v["window_start"], v["window_end"], v["change_note"], entries)
 
 
+def _number_rows(db, list_id: int, version: int, rows: list[dict]) -> None:
+    """Give each row its lasting number on this list (序号, ``row_ref``): what it had before, or the
+    next number after the list's highest for a household new to the list (item 10)."""
+    known = {r["household_id"]: r["row_ref"] for r in db.query(
+        "select household_id, max(row_ref) as row_ref from list_entries where list_id = ? group by household_id",
+        [list_id])} if version > 1 else {}
+    top = max(known.values(), default=0)
+    for r in rows:
+        if version == 1:
+            r["row_ref"] = r["position"]
+        elif r["household_id"] in known:
+            r["row_ref"] = known[r["household_id"]]
+        else:
+            top += 1
+            r["row_ref"] = top
+
+
 def _write_version(db, list_id, version, window, note, entries, marks, key, published_at=None, *, clock) -> None:
     rows = [
         {
@@ -477,6 +494,7 @@ def _write_version(db, list_id, version, window, note, entries, marks, key, publ
         }
         for i, e in enumerate(entries, start=1)
     ]
+    _number_rows(db, list_id, version, rows)
     latest = max((r for r in rows if r["window_end"]), key=lambda r: r["window_end"], default=None)
     lst = next(db.query("select * from lists where id = ?", [list_id]))
     start, end = window.start.isoformat(), window.end.isoformat()

@@ -498,7 +498,8 @@ def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
         return [], True
     state_sql, state_params = _state_days(filters.get("state"), clock.today())
     rows = db.query(f"""
-        select e.list_id, e.position, e.head_name, e.village_code, e.group_name, l.title, l.level, l.kind,
+        select e.list_id, e.position, coalesce(e.row_ref, e.position) as row_ref, e.head_name, e.village_code,
+               e.group_name, l.title, l.level, l.kind,
                l.region_code, v.window_start, v.window_end, r.name as village_name
         from json_each(?) h
         join list_entries e on e.household_id = h.value
@@ -514,7 +515,7 @@ def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
     policy = current_app.config["NAME_DISPLAY"]
     hits = []
     for r in rows:
-        hits.append({"type": "entry", "list_id": r["list_id"], "position": r["position"],
+        hits.append({"type": "entry", "list_id": r["list_id"], "position": r["row_ref"],
                      "name": mask_name(r["head_name"], policy), "village": r["village_name"],
                      "village_code": r["village_code"],
                      "group": r["group_name"], "title": r["title"], "level": r["level"],

@@ -254,7 +254,10 @@ def test_upheld_case_replacement_through_the_console(app, db, county):
     assert [e["name"] for e in marked] == ["甲*主"] and data["window"]["start"] == "2026-11-23"   # the list's, kept
     assert marked[0]["window"] == {"start": "2026-11-24", "end": "2026-11-30"}                   # the row's own
     assert data["replacement_window"]["start"] == "2026-11-24" and data["replacement_window"]["status"] == "not_open"
-    assert "李*英" not in [e["name"] for e in data["entries"]]
+    # 李秀英 stays visible in version 2, struck through, under the number she had (issue 16, item 10).
+    (gone,) = [e for e in data["entries"] if e["name"] == "李*英"]
+    assert gone["removed"] and gone["mark"] == "取消资格（举报查实）" and gone["ref"] == 2
+    assert not any(e["removed"] for e in data["entries"] if e["name"] != "李*英")
     assert "递补" in reporter.get(f"/lists/{list_id}/print").get_data(as_text=True)
     assert next(db.query("select complaint_id from disqualifications"))["complaint_id"] == cid
     again = rev.post(f"/staff/complaints/{cid}/replace", data={"expected": "", "start": "2026-11-24"})
@@ -418,12 +421,15 @@ def test_replacement_only_for_upheld_household_grounds(app, db, staff):
     assert reviewer.get(f"/staff/complaints/{cid}/replace").status_code == 404
 
 
-def test_a_stale_row_link_is_refused(app, staff):
+def test_a_row_link_from_an_older_version_names_the_same_household_or_says_the_list_changed(app, staff):
+    """Issue 16 item 10: row numbers last across versions (the current version is 2)."""
     app.config["WTF_CSRF_ENABLED"] = False
     client = app.test_client()
-    resp = client.get(f"/complaints/new?list={staff['village_a']}&v=1&entry=1")     # current version is 2
-    assert resp.status_code == 409 and "名单已经更新" in resp.get_data(as_text=True)
-    assert client.get(f"/complaints/new?list={staff['village_a']}&v=2&entry=1").status_code == 200
+    same = client.get(f"/complaints/new?list={staff['village_a']}&v=1&entry=1")
+    assert same.status_code == 200 and "张*国" in same.get_data(as_text=True)
+    gone = client.get(f"/complaints/new?list={staff['village_a']}&v=1&entry=4")      # 欧阳德胜, taken off in v2
+    assert gone.status_code == 409 and "名单已经更新" in gone.get_data(as_text=True)
+    assert client.get(f"/complaints/new?list={staff['village_a']}&v=2&entry=4").status_code == 404
 
 
 def test_decompression_bombs_are_refused(app, staff):

@@ -63,7 +63,8 @@ def test_versions_stay_readable_and_link_to_each_other(client, published):
     a = published["village_a"]
     latest = text(client.get(f"/lists/{a}"))
     assert "第 2 版" in latest and "一户举报属实，取消其资格" in latest
-    assert "欧阳*胜" not in latest and f'href="/lists/{a}/v1"' in latest
+    # 欧阳德胜, taken off in version 2, stays visible there struck through (issue 16, item 10).
+    assert "<del>欧阳*胜</del>" in latest and "取消资格（举报查实）" in latest and f'href="/lists/{a}/v1"' in latest
     old = text(client.get(f"/lists/{a}/v1"))
     assert "欧阳*胜" in old and "已有更新的版本" in old and f'href="/lists/{a}"' in old
     assert text(client.get(f"/lists/{a}/v2")).count("已有更新的版本") == 0
@@ -112,7 +113,8 @@ def test_json_download(client, published):
                               "text": "公示已于11月19日24时结束"}
     assert data["region"]["path"] == ["武陵源区", "索溪峪镇", "双星村"]
     assert data["quota_persons"] == 10 and data["kind_name"] == "识别纳入"
-    assert [e["name"] for e in data["entries"]] == ["张*国", "李*英", "向*华"]
+    assert [(e["name"], e["ref"], e["removed"]) for e in data["entries"]] == [
+        ("张*国", 1, False), ("李*英", 2, False), ("向*华", 3, False), ("欧阳*胜", 4, True)]
 
 
 def test_name_policy_is_a_setting(app, client, published):
@@ -146,3 +148,26 @@ def test_a_large_upper_list_is_shown_one_village_at_a_time(client, published, mo
     assert printed.count('<tr id="p') == 5                    # the board print stays whole
     monkeypatch.setattr(lists, "LARGE_LIST", 300)
     assert client.get(f"/lists/{t}").get_data(as_text=True).count('<tr id="p') == 5
+
+
+def test_rows_keep_their_number_across_versions(app, client, db, county):
+    """Issue 16 item 10: after 张建国 (No. 1) loses his place and 王明 comes in, every household keeps
+    its number (anchor, 举报 link, search result); 王明 gets the next one; 张建国 stays, struck through."""
+    from portal.publishing import publish_list
+    from portal.replacement import confirm
+
+    from .conftest import CLOCK, ID_KEY, TODAY
+
+    h = county["households"]
+    list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811100001", kind="identify",
+                           start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
+    confirm(db, list_id=list_id, household_id=h["张建国"], ground="空挂户", expected=(h["王明"],), actor="r", role="r",
+            key=ID_KEY, today=TODAY, start=TODAY, clock=CLOCK)
+    page = text(client.get(f"/lists/{list_id}"))
+    row = lambda n: page[page.index(f'id="p{n}"'):page.index("</tr>", page.index(f'id="p{n}"'))]  # noqa: E731
+    assert "李*英" in row(2) and "向*华" in row(3) and "欧阳*胜" in row(4)
+    assert "王*" in row(5) and "递补" in row(5) and "entry=5" in row(5)
+    assert "<del>张*国</del>" in row(1) and "取消资格（举报查实）" in row(1) and "entry=1" not in row(1)
+    assert 'class="removed"' in page[page.index('id="p1"') - 30:page.index('id="p1"') + 30]
+    csv_rows = text(client.get(f"/lists/{list_id}.csv")).splitlines()
+    assert csv_rows[1].startswith("2,") and any(r.startswith("5,") and "递补" in r for r in csv_rows)

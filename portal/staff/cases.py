@@ -309,7 +309,7 @@ def register():
         target = lst["region_code"] if lst else form.region.data
         entry = (form.entry.data or "").strip()
         household = next(db.query("select household_id from list_entries where list_id = ? and version = ? and "
-                                  "position = ?", [list_id, lst["current_version"], int(entry)]), None) \
+                                  "row_ref = ?", [list_id, lst["current_version"], int(entry)]), None) \
             if lst and entry.isdigit() else None
         if list_id and lst is None:
             problem = "没有这个编号的名单。"
