@@ -171,8 +171,10 @@ def publish_list(
     """Publish version 1 of a list and return its id.
 
     Village lists of kind 识别纳入 default to the village's selection within its quota; township
-    and county lists gather the current entries of the level below. ``today`` guards against
-    back-dated windows; only the demo loader passes None (with the ``published_at`` it pretends).
+    and county lists gather the current entries of the level below. ``today`` is the day of
+    publication and guards against windows that start too early (before today, or today after
+    ``rules.SAME_DAY_CUTOFF``; a day other than the clock's is taken at its first minute); only the
+    demo loader passes None (with the ``published_at`` it pretends).
     All checks and writes run in one write transaction, so two clerks cannot race past them.
     """
     with write_transaction(db):
@@ -195,8 +197,9 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
         raise PublishError("只能在村、乡镇、县三级公示名单。")
     level = region["level"]
     step = _step(campaign, level)
-    if today is not None and start < today:
-        raise PublishError("公示开始日期不能早于今天。")
+    if today is not None and (problem := rules.start_problem(start, clock.now() if today == clock.today()
+                                                              else dt.datetime.combine(today, dt.time()))):
+        raise PublishError(problem)
     window = rules.Window.of_days(start, int(step["days"]))
 
     below = rules.lower_level(campaign["chain"], level)
@@ -332,8 +335,9 @@ def amend_list(
         if added:
             if start is None:
                 raise PublishError("名单新增了农户，需要为新版本设定公示开始日期。")
-            if today is not None and start < today:
-                raise PublishError("公示开始日期不能早于今天。")
+            if today is not None and (problem := rules.start_problem(start, clock.now() if today == clock.today()
+                                                                      else dt.datetime.combine(today, dt.time()))):
+                raise PublishError(problem)
             days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"])["days"])
             own = rules.Window.of_days(start, days)
             for e in entries:

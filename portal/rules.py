@@ -219,6 +219,26 @@ def window_state(window: Window, today: dt.date) -> WindowState:
     return WindowState(OPEN, left, f"距公示结束还有 {left} 天（含今天），{end_text}结束")
 
 
+#: A window counts whole days only (issue 16, item 14): a list published on its first day counts that
+#: day only when it goes up before this time (Asia/Shanghai); later, the earliest start is tomorrow.
+SAME_DAY_CUTOFF = dt.time(12, 0)
+
+
+def earliest_start(now: dt.datetime) -> dt.date:
+    """The first day a window may start when published at ``now`` (local time in the portal's zone)."""
+    return now.date() if now.time() < SAME_DAY_CUTOFF else now.date() + dt.timedelta(days=1)
+
+
+def start_problem(start: dt.date, now: dt.datetime) -> str | None:
+    """Why a window may not start on ``start`` when published at ``now``; None if it may."""
+    if start < now.date():
+        return "公示开始日期不能早于今天。"
+    if start < earliest_start(now):
+        return (f"今天已过 {SAME_DAY_CUTOFF:%H:%M}，今天不能算作完整的一天：公示最早从明天"
+                f"（{now.date() + dt.timedelta(days=1):%Y-%m-%d}）开始，才能保证公示满规定天数。")
+    return None
+
+
 # --- The chain rule ----------------------------------------------------------------------------
 
 

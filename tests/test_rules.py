@@ -202,3 +202,15 @@ def test_configurable_chain_five_plus_five():
     assert rules.lower_level(chain, "township") == "village"
     with pytest.raises(ValueError):
         rules.lower_level(chain, "county")
+
+
+def test_a_window_starting_today_needs_the_whole_day():
+    """Issue 16 item 14: published at 23:59 with start = today, 6 days and a minute of a '7-day' window."""
+    zone = dt.timezone(dt.timedelta(hours=8))
+    morning = dt.datetime(2026, 11, 23, 9, 0, tzinfo=zone)
+    night = dt.datetime(2026, 11, 23, 23, 59, tzinfo=zone)
+    assert rules.start_problem(D(2026, 11, 23), morning) is None
+    assert "公示最早从明天（2026-11-24）开始" in rules.start_problem(D(2026, 11, 23), night)
+    assert rules.start_problem(D(2026, 11, 24), night) is None
+    assert rules.start_problem(D(2026, 11, 22), morning) == "公示开始日期不能早于今天。"
+    assert rules.earliest_start(night) == D(2026, 11, 24) and rules.earliest_start(morning) == D(2026, 11, 23)

@@ -303,3 +303,16 @@ def test_dashboard_shows_open_windows_and_quota_bars(admin):
 def test_audit_page_for_the_county_admin(admin):
     page = admin.get("/staff/audit").get_data(as_text=True)
     assert "校验链完整" in page and "user.create" in page
+
+
+def test_a_list_published_late_in_the_day_starts_tomorrow(app, db, staff):
+    """Issue 16 item 14: at 23:59 the form offers tomorrow, and today is refused with the cut-off."""
+    set_now(app, "2026-11-23T23:59:00+08:00")
+    client = new_village_with_clerk(app, db, staff)
+    add_household(db, campaign_id=staff["campaign"], village_code="430811100003", head_name="高一户", size=2,
+                  applied_on=dt.date(2026, 3, 1), votes=20, voters_present=30, clock=CLOCK)
+    form = client.get("/staff/r/430811100003/publish").get_data(as_text=True)
+    assert 'value="2026-11-24"' in form
+    late = client.post("/staff/r/430811100003/publish", data={"kind": "identify", "start": "2026-11-23"})
+    assert late.status_code == 400 and "今天已过 12:00" in late.get_data(as_text=True)
+    assert client.post("/staff/r/430811100003/publish", data={"kind": "identify", "start": "2026-11-24"}).status_code == 302

@@ -11,7 +11,7 @@ from flask_login import current_user
 from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from .. import audit, clock
+from .. import audit, clock, rules
 from ..campaigns import id_key
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
@@ -231,7 +231,7 @@ def replace(complaint_id):
             flash("已取消该户资格并发布新版本，递补户另行公示。")
             return redirect(url_for("staff.list_view", list_id=target["id"]))
     if not form.is_submitted():
-        form.start.data = clock.today()
+        form.start.data = rules.earliest_start(clock.now())
     names = {}
     if proposal:
         form.expected.data = ",".join(map(str, proposal.replacements))
@@ -279,7 +279,7 @@ def omission(complaint_id):
             flash("已补录并发布新版本，补录户另行公示。")
             return redirect(url_for("staff.list_view", list_id=c["list_id"]))
     if not form.is_submitted():
-        form.start.data = clock.today()
+        form.start.data = rules.earliest_start(clock.now())
     return render_template("staff/omission.html", c=c, form=form, problem=problem, candidates=candidates), \
         400 if (problem or form.errors) else 200
 

@@ -39,7 +39,7 @@ def publish(code):
         abort(404)
     form = PublishListForm()
     if not form.is_submitted():
-        form.start.data = clock.today()
+        form.start.data = rules.earliest_start(clock.now())
     problem = None
     if form.validate_on_submit():
         try:
@@ -86,7 +86,7 @@ def amend(list_id):
     form = CorrectListForm()
     form.household.choices = choices([("", "请选择农户"), *_on_list(db, lst)])
     if not form.is_submitted():
-        form.start.data = clock.today()
+        form.start.data = rules.earliest_start(clock.now())
     problem = proposal = None
     if form.validate_on_submit():
         try:
