@@ -25,7 +25,7 @@ from .campaigns import id_key
 from .db import get_db, write_transaction
 from .evidence import EvidenceError, read_upload, store
 from .privacy import mask_name
-from .regions import get_region_row
+from .regions import ancestor_codes, get_region_row
 from .security import limiter
 
 bp = Blueprint("complaints", __name__)
@@ -146,12 +146,13 @@ def _open_list_carrying(db, list_row: dict, household_id: int, today: str) -> di
 def _list_covering(db, region_code: str, today: str) -> dict | None:
     """For a report about a place: the identification list covering it that is open today, the most
     local first; else the one published last (the report is then filed after its window)."""
+    covering = [*ancestor_codes(region_code), region_code]
     return next(db.query(
         "select l.* from lists l join list_versions v on v.list_id = l.id and v.version = l.current_version "
-        "where ? like l.region_code || '%' and l.kind = 'identify' and v.window_start <= ? "
+        f"where l.region_code in ({','.join('?' for _ in covering)}) and l.kind = 'identify' and v.window_start <= ? "
         "order by max(v.window_end, coalesce(v.rows_until, '')) >= ? desc, length(l.region_code) desc, "
         "v.published_at desc, l.id desc limit 1",
-        [region_code, today, today]), None)
+        [*covering, today, today]), None)
 
 
 def file_complaint(db, *, list_id: int | None, household_id: int | None, region_code: str | None, ground: str,
