@@ -72,7 +72,13 @@ def test_admin_clerk_and_reviewer_publish_through_the_chain(open_context, shots,
         # Before the windows close, the township cannot publish yet.
         reviewer = open_context(javascript=False).new_page()
         log_in(reviewer, base, "zh-reviewer")
+        # Issue 16 item 1: the dashboard and the form say why and from which day, and a start date
+        # after the village windows does not get round it.
+        assert "最早 2026年12月2日 可以发布本级名单" in reviewer.inner_text("main")
         reviewer.goto(base + "/staff/r/430811201/publish")
+        assert "现在还不能发布本级名单" in reviewer.inner_text("main")
+        assert "从 2026年12月2日 起可以发布" in reviewer.inner_text("main")
+        reviewer.get_by_label("公示开始日期").fill("2026-12-05")
         reviewer.get_by_role("button", name="发布").click()
         assert "现在还不能公示本级名单" in reviewer.content() and "中湖村的公示到" in reviewer.content()
 
@@ -175,3 +181,52 @@ def test_clerk_imports_the_gbk_sample_and_a_bad_row_37_stops_everything(live_ser
     after = page.inner_text("main")
     assert "杨庆春" in after and "杨庆春" not in before
     page.screenshot(path=shots / "import-3-done.png", full_page=True)
+
+
+def test_clerk_corrects_a_list_and_villagers_see_who_left_and_who_came_in(open_context, shots, tmp_path):
+    """Issue 16 items 3 and 10: the clerk of 龙尾巴村 takes one household off with its ground and
+    approver; the console shows the ranking's replacement before the button and offers no way to
+    pick households by hand. On a phone the villager then sees every household under its old
+    number, the one taken off struck through, the replacement under the next number with its own
+    window, and an old 举报 link still naming the same household."""
+    instance = tmp_path / "instance"
+    flask_cli(instance, "init-db")
+    flask_cli(instance, "create-user", "lwb-clerk", "--role", "village_clerk", "--region", "430811200001",
+              stdin=PASSWORD + "\n")
+    with running_portal(instance, NOW) as base:
+        villager = open_context(javascript=False, viewport={"width": 360, "height": 740}).new_page()
+        villager.goto(base + "/lists/8")
+        first = villager.locator("#p1 td").nth(2).inner_text()
+        second = villager.locator("#p2 td").nth(2).inner_text()
+        old_link = villager.locator("#p2 a").first.get_attribute("href")
+        count = villager.locator("tbody tr").count()
+
+        clerk = open_context(javascript=False).new_page()
+        log_in(clerk, base, "lwb-clerk")
+        clerk.goto(base + "/staff/lists/8")
+        clerk.get_by_role("link", name="更正名单").click()
+        assert clerk.locator("input[type=checkbox]").count() == 0       # nobody is added by hand
+        clerk.get_by_label("要取消资格的农户").select_option(index=1)     # the first household of the list
+        clerk.get_by_label("查实的问题").fill("家中有财政供养人员，经乡里核实。")
+        clerk.get_by_label("批准人").fill("协合乡 王乡长")
+        clerk.get_by_label("递补户的公示开始日期").fill("2026-11-24")
+        clerk.get_by_role("button", name="查看递补人选").click()
+        proposal = clerk.inner_text("main")
+        assert "按票决排名依次递补" in proposal or "没有放得进空出名额的候补户" in proposal
+        clerk.screenshot(path=shots / "staff-6-correction.png", full_page=True)
+        clerk.get_by_role("button", name="确认更正并发布新版本").click()
+        assert "已发布新版本" in clerk.content()
+
+        villager.goto(base + "/lists/8")
+        text = villager.inner_text("main")
+        assert "第 2 版" in text and "经核实更正" in text
+        assert villager.locator("#p1.removed del").inner_text() == first     # struck through, same number
+        assert "取消资格（核实更正）" in villager.locator("#p1").inner_text()
+        assert villager.locator("#p2 td").nth(2).inner_text() == second      # unchanged number
+        replacement = villager.locator("tr.marked").first
+        if replacement.count():
+            assert int(replacement.get_attribute("id")[1:]) > count and "公示至11月30日" in replacement.inner_text()
+        villager.screenshot(path=shots / "villager-4-corrected.png", full_page=True)
+        assert villager.evaluate("document.documentElement.scrollWidth") <= 360
+        villager.goto(base + old_link)                                        # the 举报 link from version 1
+        assert second in villager.inner_text("main")
