@@ -57,6 +57,7 @@ def test_admin_clerk_and_reviewer_publish_through_the_chain(open_context, shots,
             clerk.get_by_label("得票数").fill(str(40 + i % 7))     # above the demo applicants' votes
             clerk.get_by_label("参评人数").fill("46")
             clerk.get_by_role("button", name="保存").click()
+            clerk.wait_for_load_state()      # content() read while the next page loads can be empty (seen on a busy CI)
             assert "已录入" in clerk.content(), clerk.content()
         clerk.screenshot(path=shots / "staff-2-applicant.png", full_page=True)
         clerk.goto(base + "/staff/r/430811201005/selection")
