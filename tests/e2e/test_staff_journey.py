@@ -216,6 +216,7 @@ def test_clerk_corrects_a_list_and_villagers_see_who_left_and_who_came_in(open_c
         assert "按票决排名依次递补" in proposal or "没有放得进空出名额的候补户" in proposal
         clerk.screenshot(path=shots / "staff-6-correction.png", full_page=True)
         clerk.get_by_role("button", name="确认更正并发布新版本").click()
+        clerk.wait_for_load_state()
         assert "已发布新版本" in clerk.content()
 
         villager.goto(base + "/lists/8")
