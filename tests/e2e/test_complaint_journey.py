@@ -105,3 +105,65 @@ def test_report_investigate_replace(open_context, shots, tmp_path):
         assert "已办结" in villager.inner_text("main") and "不符合识别条件" in villager.inner_text("main")
     assert vnu_errors([tmp_path / "status.html"]) == {"status.html": []}
     assert "intact" in flask_cli(instance, "verify-log")
+
+
+def test_an_upheld_report_reaches_the_township_list_once_it_is_out(open_context, shots, tmp_path):
+    """Issue 16 item 2: a report filed in 龙尾巴村's village window is upheld; by the time the reviewer
+    confirms, 协合乡's list is out. The confirmation changes the township list, says so before the
+    button, and the frozen village list shows the household as taken off above."""
+    instance = tmp_path / "instance"
+    flask_cli(instance, "init-db")
+    flask_cli(instance, "create-user", "xh-inv", "--role", "investigator", "--region", "430811200", stdin=PASSWORD + "\n")
+    flask_cli(instance, "create-user", "xh-rev", "--role", "township_reviewer", "--region", "430811200",
+              stdin=PASSWORD + "\n")
+    with running_portal(instance, NOW) as base:
+        villager = open_context(javascript=False, viewport=PHONE).new_page()
+        villager.goto(base + "/lists/8")                       # 龙尾巴村, open now
+        reported = villager.locator("#p3 td").nth(2).inner_text()
+        villager.locator("a[href*=\"list=8&\"][href$=\"entry=3\"]").click()
+        villager.check("input[value=vehicle]")
+        villager.get_by_label("具体情况").fill("这户今年买了一辆小轿车。")
+        villager.get_by_role("button", name="提交").click()
+        assert villager.locator(".receipt strong").inner_text()
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "xh-rev")
+        reviewer.goto(base + "/staff/complaints/1")
+        reviewer.get_by_label("调查人员").select_option(label="xh-inv（调查员）")
+        reviewer.get_by_role("button", name="安排").click()
+        investigator = open_context(javascript=False).new_page()
+        log_in(investigator, base, "xh-inv")
+        investigator.goto(base + "/staff/complaints/1")
+        investigator.check("input[value=upheld]")
+        investigator.get_by_label("调查经过和结果").fill("车管所查询属实。")
+        investigator.get_by_label("公开答复").fill("经核实，该户有车辆，不符合识别条件。")
+        investigator.get_by_role("button", name="办结").click()
+        assert "已办结" in investigator.inner_text("main")
+
+    # A week on, every 协合乡 village window has closed and the reviewer publishes the township list.
+    with running_portal(instance, "2026-12-01T09:00:00+08:00") as base:
+        reviewer = open_context(javascript=False).new_page()
+        log_in(reviewer, base, "xh-rev")
+        reviewer.goto(base + "/staff/r/430811200/publish")
+        reviewer.get_by_role("button", name="发布").click()
+        reviewer.wait_for_load_state()
+        assert "名单已发布" in reviewer.content()
+        township = reviewer.url.rsplit("/", 1)[1]
+        reviewer.goto(base + "/staff/complaints/1")
+        reviewer.get_by_role("link", name="取消该户资格并确认递补").click()
+        text = reviewer.inner_text("main")
+        assert "确认后将发布新版本的名单：协合乡审核公示名单" in text and "已由这份上一级名单汇总" in text
+        reviewer.get_by_label("递补户公示开始日期").fill("2026-12-01")
+        reviewer.screenshot(path=shots / "complaint-5-replace-upper.png", full_page=True)
+        reviewer.get_by_role("button", name="确认并发布新版本").click()
+        reviewer.wait_for_load_state()
+        assert "已取消该户资格" in reviewer.inner_text("main")
+        assert reviewer.url.endswith(f"/staff/lists/{township}")
+
+        villager = open_context(javascript=False, viewport=PHONE).new_page()
+        villager.goto(f"{base}/lists/{township}?village=430811200001")
+        page = villager.inner_text("main")
+        assert "第 2 版" in page and "递补户公示至 2026年12月7日" in page
+        villager.goto(base + "/lists/8")
+        row = villager.locator("#p3").inner_text()
+        assert reported in row and "已在上一级名单上取消资格" in row
+        assert "第 2 版" not in villager.inner_text("main")                  # the village list stays as it was
