@@ -404,7 +404,6 @@ def add_info():
     complaint = find_by_code(db, form.code.data)
     if complaint is None:
         abort(404)
-    problem = None
     try:
         if complaint["status"] == "concluded":
             raise ValueError("这件举报已经办结，不能再补充；如有新情况，请重新提出。")

@@ -197,9 +197,7 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
         raise PublishError("只能在村、乡镇、县三级公示名单。")
     level = region["level"]
     step = _step(campaign, level)
-    if today is not None and (problem := rules.start_problem(start, clock.now() if today == clock.today()
-                                                              else dt.datetime.combine(today, dt.time()))):
-        raise PublishError(problem)
+    _check_start(start, today, clock)
     window = rules.Window.of_days(start, int(step["days"]))
 
     below = rules.lower_level(campaign["chain"], level)
@@ -251,6 +249,15 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
     return list_id
 
 
+def _check_start(start: dt.date, today: dt.date | None, clock) -> None:
+    """Refuse a window that starts before it can count whole days (``today`` None: the demo's back-dating)."""
+    if today is None:
+        return
+    now = clock.now() if today == clock.today() else dt.datetime.combine(today, dt.time())
+    if problem := rules.start_problem(start, now):
+        raise PublishError(problem)
+
+
 def _record_ranking(db, list_id: int, campaign_id: int, village_code: str) -> None:
     """Keep the village's whole ranking as published (the vote of record) for 依次递补."""
     ranked = rules.rank(applicants_of(db, campaign_id, village_code))
@@ -281,17 +288,16 @@ def amend_list(
     key: bytes,
     today: dt.date | None,
     start: dt.date | None = None,
-    marks: dict[int, str] | None = None,
     published_at: str | None = None,
     omitted: int | None = None,
     clock,
 ) -> int:
     """Publish a new version of a list with a required change note; older versions stay readable.
 
-    Households added by the amendment (for example 递补 replacements) must be publicised for the
-    full length of this level's window, so a version that adds anyone gets a new window starting
-    on ``start`` (not before ``today``). A version that only removes households keeps its window.
-    Once the next level has published its list, this level can no longer be amended.
+    The list keeps its window. Households added by the amendment (递补, or 补录 with ``omitted``) are
+    publicised for the full length of this level's window from ``start``, on their own rows; later
+    versions carry those row windows and marks. Once the next level has published its list, this
+    level can no longer be amended.
 
     What an amendment may do (rule 8, ``_check_amendment``): take off households whose
     disqualification is on record, and add the next households of the village's ranking of record
@@ -335,17 +341,15 @@ def amend_list(
         if added:
             if start is None:
                 raise PublishError("名单新增了农户，需要为新版本设定公示开始日期。")
-            if today is not None and (problem := rules.start_problem(start, clock.now() if today == clock.today()
-                                                                      else dt.datetime.combine(today, dt.time()))):
-                raise PublishError(problem)
+            _check_start(start, today, clock)
             days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"])["days"])
             own = rules.Window.of_days(start, days)
             for e in entries:
                 if e["id"] in added:
                     e["window_start"], e["window_end"] = own.start.isoformat(), own.end.isoformat()
         _check_amendment(db, lst, before, entries, omitted)
-        requested, marks = marks or {}, {e["id"]: e.get("mark") or "" for e in entries if e["id"] in before}
-        marks |= {hid: requested.get(hid, "补录" if hid == omitted else "递补") for hid in added}
+        marks = {e["id"]: e.get("mark") or "" for e in entries if e["id"] in before}
+        marks |= {hid: "补录" if hid == omitted else "递补" for hid in added}
         version = lst["current_version"] + 1
         _write_version(db, list_id, version, window, note, entries, marks=marks, key=key, published_at=published_at,
                        clock=clock)

@@ -28,12 +28,17 @@ def log_in(page, base, username):
     assert page.url.endswith("/staff/")
 
 
-def test_report_investigate_replace(open_context, shots, tmp_path):
+def xiehe_instance(tmp_path):
+    """A demo instance with 协合乡's investigator (xh-inv) and township reviewer (xh-rev)."""
     instance = tmp_path / "instance"
     flask_cli(instance, "init-db")
-    flask_cli(instance, "create-user", "xh-inv", "--role", "investigator", "--region", "430811200", stdin=PASSWORD + "\n")
-    flask_cli(instance, "create-user", "xh-rev", "--role", "township_reviewer", "--region", "430811200",
-              stdin=PASSWORD + "\n")
+    for username, role in (("xh-inv", "investigator"), ("xh-rev", "township_reviewer")):
+        flask_cli(instance, "create-user", username, "--role", role, "--region", "430811200", stdin=PASSWORD + "\n")
+    return instance
+
+
+def test_report_investigate_replace(open_context, shots, tmp_path):
+    instance = xiehe_instance(tmp_path)
     with running_portal(instance, NOW) as base:
         villager = open_context(javascript=False, viewport=PHONE).new_page()
         villager.goto(base + "/lists/8")                       # 龙尾巴村, open now
@@ -111,11 +116,7 @@ def test_an_upheld_report_reaches_the_township_list_once_it_is_out(open_context,
     """Issue 16 item 2: a report filed in 龙尾巴村's village window is upheld; by the time the reviewer
     confirms, 协合乡's list is out. The confirmation changes the township list, says so before the
     button, and the frozen village list shows the household as taken off above."""
-    instance = tmp_path / "instance"
-    flask_cli(instance, "init-db")
-    flask_cli(instance, "create-user", "xh-inv", "--role", "investigator", "--region", "430811200", stdin=PASSWORD + "\n")
-    flask_cli(instance, "create-user", "xh-rev", "--role", "township_reviewer", "--region", "430811200",
-              stdin=PASSWORD + "\n")
+    instance = xiehe_instance(tmp_path)
     with running_portal(instance, NOW) as base:
         villager = open_context(javascript=False, viewport=PHONE).new_page()
         villager.goto(base + "/lists/8")                       # 龙尾巴村, open now
