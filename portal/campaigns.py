@@ -31,7 +31,7 @@ def create_campaign(
     reference_date: dt.date,
     income_line: int,
     chain=rules.DEFAULT_CHAIN,
-    dibao_included: bool = True,
+    dibao: str = "included",
     wubao_excluded: bool = True,
     stop_at_first_misfit: bool = False,
     clock,
@@ -42,6 +42,8 @@ def create_campaign(
     levels = [step["level"] for step in chain]
     if not levels or any(lv not in rules.LIST_LEVELS for lv in levels) or len(set(levels)) != len(levels):
         raise ValueError("the publicity chain must name village/township/county levels once each")
+    if dibao not in rules.DIBAO_RULES:
+        raise ValueError(f"unknown 低保 rule {dibao!r}")
     if any(int(step["days"]) < 1 for step in chain):
         raise ValueError("every publicity step lasts at least one day")
     with write_transaction(db):
@@ -53,7 +55,7 @@ def create_campaign(
                 "income_line": income_line,
                 "chain": json.dumps(list(chain), ensure_ascii=False),
                 "scope": json.dumps(
-                    {"dibao_included": dibao_included, "wubao_excluded": wubao_excluded}
+                    {"dibao": dibao, "wubao_excluded": wubao_excluded}
                 ),
                 "stop_at_first_misfit": int(stop_at_first_misfit),
                 "created_at": clock.stamp(),
@@ -148,6 +150,9 @@ def _check_split(db, campaign_id: int, region: dict) -> None:
     )
 
 
+BOTH_DIBAO_AND_WUBAO = "同一户不能既是低保户又是五保户，请核对民政部门的认定。"
+
+
 def add_household(
     db,
     *,
@@ -164,6 +169,8 @@ def add_household(
     disabled_member: bool = False,
     single_child: bool = False,
     all_daughters: bool = False,
+    dibao: bool = False,
+    wubao: bool = False,
     votes: int | None = None,
     voters_present: int | None = None,
     clock,
@@ -172,6 +179,8 @@ def add_household(
     unknown = [c for c in causes if c not in rules.CAUSES]
     if unknown:
         raise ValueError(f"unknown causes of poverty: {unknown}")
+    if dibao and wubao:
+        raise ValueError(BOTH_DIBAO_AND_WUBAO)
     with write_transaction(db):
         household_id = db["households"].insert(
             {
@@ -185,6 +194,8 @@ def add_household(
                 "disabled_member": int(disabled_member),
                 "single_child": int(single_child),
                 "all_daughters": int(all_daughters),
+                "dibao": int(dibao),
+                "wubao": int(wubao),
                 "applied_on": applied_on.isoformat(),
                 "id_hash": hash_id(id_number, id_key) if id_number else None,
                 "id_masked": mask_id(id_number) if id_number else None,
@@ -209,9 +220,11 @@ def applicants_of(db, campaign_id: int, village_code: str) -> list[rules.Applica
             priority_count=row["priority_count"],
             income_per_capita=row["income_per_capita"],
             applied_on=dt.date.fromisoformat(row["applied_on"]),
+            dibao=bool(row["dibao"]),
+            wubao=bool(row["wubao"]),
         )
         for row in db.query(
-            "select h.id, h.size, v.votes, h.income_per_capita, h.applied_on, "
+            "select h.id, h.size, v.votes, h.income_per_capita, h.applied_on, h.dibao, h.wubao, "
             "h.disabled_member + h.single_child + h.all_daughters as priority_count "
             "from households h join votes v on v.household_id = h.id "
             "where h.campaign_id = ? and h.village_code = ? "
@@ -225,7 +238,8 @@ def ranking_of_record(db, campaign_id: int, village_code: str) -> list[rules.App
     """The village's ranking as published with its first list (the vote of record), without the
     households disqualified since; None while the village has published no list."""
     rows = list(db.query(
-        "select r.household_id as id, r.size, r.votes, r.priority_count, r.income_per_capita, r.applied_on "
+        "select r.household_id as id, r.size, r.votes, r.priority_count, r.income_per_capita, r.applied_on, "
+        "r.dibao, r.wubao "
         "from rankings r join lists l on l.id = r.list_id "
         "where l.campaign_id = ? and l.region_code = ? and l.kind = 'identify' "
         "and not exists (select 1 from disqualifications d where d.household_id = r.household_id) "
@@ -234,7 +248,8 @@ def ranking_of_record(db, campaign_id: int, village_code: str) -> list[rules.App
                                       "and kind = 'identify'", [campaign_id, village_code]), None):
         return None
     return [rules.Applicant(id=r["id"], size=r["size"], votes=r["votes"], priority_count=r["priority_count"],
-                            income_per_capita=r["income_per_capita"], applied_on=dt.date.fromisoformat(r["applied_on"]))
+                            income_per_capita=r["income_per_capita"], applied_on=dt.date.fromisoformat(r["applied_on"]),
+                            dibao=bool(r["dibao"]), wubao=bool(r["wubao"]))
             for r in rows]
 
 
@@ -253,8 +268,10 @@ def published_selection(db, campaign_id: int, village_code: str) -> rules.Select
         rules.Applicant(id=e["household_id"], size=e["size"], votes=e["votes"]) for e in entries
         if e["household_id"] not in ranked]
     quota = get_quota(db, campaign_id, village_code)
-    return rules.Selection(tuple(selected), tuple(a for a in ranking if a.id not in on_list),
-                           quota["persons"] if quota else 0)
+    scope = rules.Scope.of(get_campaign(db, campaign_id))
+    rest = [a for a in ranking if a.id not in on_list]
+    return rules.Selection(tuple(selected), tuple(scope.walk(rest)), quota["persons"] if quota else 0,
+                           tuple((a, why) for a in rest if (why := scope.out_of_scope(a))))
 
 
 def in_published_ranking(db, household_id: int) -> bool:
@@ -273,4 +290,21 @@ def village_selection(db, campaign_id: int, village_code: str) -> rules.Selectio
         applicants_of(db, campaign_id, village_code),
         quota["persons"],
         stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]),
+        scope=rules.Scope.of(campaign),
     )
+
+
+def above_line(db, campaign: dict, household_ids) -> list[dict]:
+    """The households among these whose declared per-capita income is above the campaign's line:
+    not dropped, flagged for the reviewer to check (issue 16, item 12)."""
+    ids = list(household_ids)
+    if not ids:
+        return []
+    rows = []
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        rows += db.query(
+            "select h.id, h.head_name, r.name as village, h.income_per_capita from households h "
+            f"join regions r on r.code = h.village_code where h.id in ({','.join('?' for _ in part)}) "
+            "and h.income_per_capita > ? order by h.village_code, h.id", [*part, campaign["income_line"]])
+    return rows

@@ -508,3 +508,21 @@ def m0010_row_refs(db: sqlite_utils.Database) -> None:
         create index list_entries_ref on list_entries(list_id, version, row_ref);
         """
     )
+
+
+@migrations(name="0011_scope_flags")
+def m0011_scope_flags(db: sqlite_utils.Database) -> None:
+    """低保/五保 as civil affairs registered them, on each household and in the ranking of record, so
+    a campaign's scope rules can be applied (issue 16, item 12); the 低保 rule becomes three-way."""
+    db.executescript(
+        """
+        alter table households add column dibao integer not null default 0 check (dibao in (0, 1));
+        alter table households add column wubao integer not null default 0 check (wubao in (0, 1));
+        alter table rankings add column dibao integer not null default 0;
+        alter table rankings add column wubao integer not null default 0;
+        update campaigns set scope = json_object(
+            'dibao', case when json_extract(scope, '$.dibao_included') then 'included' else 'excluded' end,
+            'wubao_excluded', json(case when json_extract(scope, '$.wubao_excluded') then 'true' else 'false' end))
+        where json_extract(scope, '$.dibao') is null;
+        """
+    )

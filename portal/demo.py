@@ -100,6 +100,8 @@ def load_demo(db, demo_dir: Path, clock, id_key: bytes) -> dict:
                 disabled_member=_yes(a["残疾"]),
                 single_child=_yes(a["独生子女"]),
                 all_daughters=_yes(a["纯女户"]),
+                dibao=_yes(a.get("低保户", "")),
+                wubao=_yes(a.get("五保户", "")),
                 applied_on=_shifted(a["申请日期"], today),
                 votes=int(a["得票数"]),
                 voters_present=int(a["参评人数"]),

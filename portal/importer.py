@@ -27,7 +27,7 @@ from flask.cli import with_appcontext
 
 from . import audit, rules
 from .clock import Clock
-from .campaigns import get_campaign, get_quota, set_quota
+from .campaigns import BOTH_DIBAO_AND_WUBAO, get_campaign, get_quota, set_quota
 from .db import write_transaction
 from .privacy import ID_CHECK, id_hasher, id_number_problem, mask_id
 from .regions import add_region, get_region_row, level_of_code
@@ -58,6 +58,8 @@ SYNONYMS = {
         "disabled_member": ("残疾", "有残疾人"),
         "single_child": ("独生子女", "独生子女户"),
         "all_daughters": ("纯女户",),
+        "dibao": ("低保户", "低保", "是否低保户", "低保对象"),
+        "wubao": ("五保户", "五保", "是否五保户", "五保对象"),
         "income": ("人均纯收入", "家庭人均纯收入", "人均收入"),
         "applied_on": ("申请日期", "申请时间"),
         "proposed": ("拟纳入", "是否入选", "入选"),
@@ -494,9 +496,10 @@ class _ApplicantWriter:
         # The same in every row, so written into the statement once rather than bound per row.
         self.insert = (
             "insert into households (id, campaign_id, village_code, group_code, head_name, size, causes, "
-            "income_per_capita, disabled_member, single_child, all_daughters, applied_on, id_hash, id_masked, "
-            f"created_at) values (?1, {int(campaign_id or 0)}, ?2, ?3, ?4, ?5, ?6, ?7, ?8 & 1, ?8 >> 1 & 1, ?8 >> 2 & 1, "
-            f"?9, ?10, ?11, '{_iso_stamp(created_at)}')")        # ?8: the three 三优先 flags in one number (one bind, not three)
+            "income_per_capita, disabled_member, single_child, all_daughters, dibao, wubao, applied_on, id_hash, "
+            f"id_masked, created_at) values (?1, {int(campaign_id or 0)}, ?2, ?3, ?4, ?5, ?6, ?7, ?8 & 1, ?8 >> 1 & 1, "
+            f"?8 >> 2 & 1, ?8 >> 3 & 1, ?8 >> 4 & 1, ?9, ?10, ?11, '{_iso_stamp(created_at)}')")
+        # ?8: the three 三优先 flags, then 低保 and 五保, in one number (one bind, not five)
         self.dropped: list[tuple[str, str]] = []
         self.cache = None
         if expected_rows >= BULK_ROWS:
@@ -523,12 +526,12 @@ class _ApplicantWriter:
         if updates:
             conn.executemany(
                 "update households set head_name = ?, size = ?, group_code = ?, causes = ?, income_per_capita = ?, "
-                "disabled_member = ?, single_child = ?, all_daughters = ? where id = ?",
-                [(*u[:8], u[10]) for u in updates])
+                "disabled_member = ?, single_child = ?, all_daughters = ?, dibao = ?, wubao = ? where id = ?",
+                [(*u[:10], u[12]) for u in updates])
             conn.executemany(
                 "insert into votes (household_id, votes, voters_present) values (?, ?, ?) on conflict (household_id) "
                 "do update set votes = excluded.votes, voters_present = excluded.voters_present",
-                [(u[10], u[8], u[9]) for u in updates])
+                [(u[12], u[10], u[11]) for u in updates])
 
     def rebuild_indexes(self) -> bool:
         """Build the dropped indexes again, inside the transaction. False if the unique ID index
@@ -817,7 +820,8 @@ class _ApplicantRows(_Rows):
         self.existing: dict[str, tuple] = {}
         for r in self.db.query(
                 "select h.id, h.id_hash, h.village_code, h.head_name, h.size, h.group_code, h.causes, "
-                "h.income_per_capita, h.disabled_member, h.single_child, h.all_daughters, v.votes, v.voters_present "
+                "h.income_per_capita, h.disabled_member, h.single_child, h.all_daughters, h.dibao, h.wubao, "
+                "v.votes, v.voters_present "
                 "from households h left join votes v on v.household_id = h.id "
                 "where h.campaign_id = ? and h.id_hash is not null", [self.campaign["id"]]):
             self.existing[r["id_hash"]] = r
@@ -841,7 +845,7 @@ class _ApplicantRows(_Rows):
         self.today = scope.today.isoformat()
         self.has_dates = "applied_on" in self.columns
         order = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
-                 "single_child", "all_daughters", "income", "proposed", "village", "township")
+                 "single_child", "all_daughters", "dibao", "wubao", "income", "proposed", "village", "township")
         self.width = max(i for i, _ in self.columns.values()) + 1
         # A field the file does not have reads an empty cell that pick() appends to every row (the
         # cell after the last known column may be a 备注 column the file does have).
@@ -865,8 +869,8 @@ class _ApplicantRows(_Rows):
         if self.has_dates or self.report.error_count:
             return False
         blank = ("",) * n
-        names, raw_ids, sizes, causes, votes, voters, groups, disabled, single, daughters, incomes, proposed, \
-            village_names, townships = (blank if i is None or i >= len(cols) else cols[i] for i in self.indexes)
+        names, raw_ids, sizes, causes, votes, voters, groups, disabled, single, daughters, dibao, wubao, incomes, \
+            proposed, village_names, townships = (blank if i is None or i >= len(cols) else cols[i] for i in self.indexes)
         if not all(names) or any(proposed):
             return False
         ids = list(map(str.upper, raw_ids))
@@ -903,8 +907,8 @@ class _ApplicantRows(_Rows):
                 return False
             if min(incomes) < 0 or not all(map(math.isfinite, incomes)):
                 return False
-        flags = [list(map(FLAG_VALUES.get, column)) for column in (disabled, single, daughters)]
-        if any(None in column for column in flags):
+        flags = [list(map(FLAG_VALUES.get, column)) for column in (disabled, single, daughters, dibao, wubao)]
+        if any(None in column for column in flags) or any(map(operator.and_, flags[3], flags[4])):
             return False
         group_codes = [None] * n
         if any(groups):
@@ -927,7 +931,7 @@ class _ApplicantRows(_Rows):
         household_ids = range(self.next_id, self.next_id + n)
         self.next_id += n
         masks = ["**************" + i[-4:] for i in ids]
-        packed = [a | b << 1 | c << 2 for a, b, c in zip(*flags)]
+        packed = [a | b << 1 | c << 2 | d << 3 | e << 4 for a, b, c, d, e in zip(*flags)]
         self.households.extend(zip(household_ids, villages, group_codes, names, sizes, causes, incomes, packed,
                                    itertools.repeat(self.today, n), hashes, masks))
         self.votes.extend(zip(household_ids, votes, voters))
@@ -973,7 +977,7 @@ class _ApplicantRows(_Rows):
         report = self.report
         errors_before = report.error_count
         name, raw_id, size_text, causes_text, votes_text, voters_text, group_name, disabled, single, daughters, \
-            income_text, proposed, village_name, township = self.pick(row)
+            dibao, wubao, income_text, proposed, village_name, township = self.pick(row)
         if not name:
             self.problem(number, "head_name", "", "户主姓名不能为空。")
         id_value = raw_id.replace(" ", "").upper()
@@ -1031,7 +1035,11 @@ class _ApplicantRows(_Rows):
         no = NO
         flags = (0 if disabled in no else self.flag(number, row, "disabled_member"),
                  0 if single in no else self.flag(number, row, "single_child"),
-                 0 if daughters in no else self.flag(number, row, "all_daughters"))
+                 0 if daughters in no else self.flag(number, row, "all_daughters"),
+                 0 if dibao in no else self.flag(number, row, "dibao"),
+                 0 if wubao in no else self.flag(number, row, "wubao"))
+        if flags[3] and flags[4]:
+            self.problem(number, "wubao", wubao, BOTH_DIBAO_AND_WUBAO)
         group = None
         if group_name and village:
             group = self.groups.get((village, group_name))
@@ -1048,7 +1056,8 @@ class _ApplicantRows(_Rows):
             hid = self.next_id
             self.next_id = hid + 1
             self.households.append((hid, village, group, name, size, causes_json, income,
-                                    flags[0] | flags[1] << 1 | flags[2] << 2, applied_on, id_hash,
+                                    flags[0] | flags[1] << 1 | flags[2] << 2 | flags[3] << 3 | flags[4] << 4,
+                                    applied_on, id_hash,
                                     "*" * (len(id_value) - 4) + id_value[-4:]))
             self.votes.append((hid, votes, voters))
             report.added += 1
@@ -1062,7 +1071,8 @@ class _ApplicantRows(_Rows):
             return
         fields = (name, size, group, causes_json, income, *flags, votes, voters)
         current = (old["head_name"], old["size"], old["group_code"], old["causes"], old["income_per_capita"],
-                   old["disabled_member"], old["single_child"], old["all_daughters"], old["votes"], old["voters_present"])
+                   old["disabled_member"], old["single_child"], old["all_daughters"], old["dibao"], old["wubao"],
+                   old["votes"], old["voters_present"])
         if current == fields:
             report.unchanged += 1
             return

@@ -36,6 +36,7 @@ def not_for_search_engines(response):
 _LIST_SELECT = """
     select l.id, l.title, l.level, l.kind, l.region_code, l.campaign_id, l.approving_body,
            l.current_version, r.name as region_name, c.name as campaign_name, p.name as parent_name,
+           c.scope as campaign_scope, c.income_line,
            v.version, v.window_start, v.window_end, v.change_note, v.published_at, v.content_hash,
            v.rows_from, v.rows_until,
            (select count(*) from list_entries e
@@ -237,6 +238,8 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "masked": policy != "full",
         "causes_note": rules.PUBLIC_CAUSES_NOTE if policy != "full" else "",
         "ranking_rule": rules.RANKING_RULE_TEXT,
+        "scope_rule": rules.Scope.of({"scope": json.loads(lst["campaign_scope"]), "income_line": lst["income_line"]}).text()
+        if lst["kind"] == "identify" else "",
         "version_url": public_url("lists.list_version", list_id=list_id, version=lst["version"]),
     }
 
@@ -334,6 +337,7 @@ def list_json(list_id, version=None):
                                "text": lst["rows_state"].text} if lst["rows_state"] else None,
         "quota_persons": ctx["quota"],
         "ranking_rule": ctx["ranking_rule"],
+        "scope_rule": ctx["scope_rule"],
         "change_note": lst["change_note"],
         "entries": ctx["entries"],
     }

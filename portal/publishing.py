@@ -59,7 +59,7 @@ def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str) 
             f"""
             select h.id, h.village_code, coalesce(g.name, '') as group_name, h.head_name, h.size,
                    h.causes, v.votes, v.voters_present, h.campaign_id, h.income_per_capita, h.applied_on,
-                   h.disabled_member + h.single_child + h.all_daughters as priority_count
+                   h.disabled_member + h.single_child + h.all_daughters as priority_count, h.dibao, h.wubao
             from households h
             left join votes v on v.household_id = h.id
             left join regions g on g.code = h.group_code
@@ -242,11 +242,26 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             "created_at": clock.stamp(),
         }
     ).last_pk
-    _write_version(db, list_id, 1, window, "首次公示", entries, marks={}, key=key, published_at=published_at,
+    marks = _scope_marks(db, campaign, entries) if kind == "identify" else {}
+    _write_version(db, list_id, 1, window, "首次公示", entries, marks=marks, key=key, published_at=published_at,
                    clock=clock)
     if level == "village" and kind == "identify":
         _record_ranking(db, list_id, campaign_id, region_code)
     return list_id
+
+
+def _scope_marks(db, campaign: dict, entries: list[dict]) -> dict[int, str]:
+    """The public note on each row a scope rule took rather than the vote (a 低保 household under
+    "全部纳入"), on the first version of every level's list."""
+    scope = rules.Scope.of(campaign)
+    ids = [e["id"] for e in entries]
+    marks = {}
+    for chunk in range(0, len(ids), 500):
+        part = ids[chunk:chunk + 500]
+        for r in db.query(f"select id from households where dibao = 1 and id in ({','.join('?' for _ in part)})", part):
+            if mark := scope.mark(rules.Applicant(id=r["id"], size=0, votes=0, dibao=True)):
+                marks[r["id"]] = mark
+    return marks
 
 
 def _check_start(start: dt.date, today: dt.date | None, clock) -> None:
@@ -263,9 +278,9 @@ def _record_ranking(db, list_id: int, campaign_id: int, village_code: str) -> No
     ranked = rules.rank(applicants_of(db, campaign_id, village_code))
     db.conn.executemany(
         "insert into rankings (list_id, rank, household_id, size, votes, priority_count, income_per_capita, "
-        "applied_on) values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [(list_id, i, a.id, a.size, a.votes, a.priority_count, a.income_per_capita, a.applied_on.isoformat())
-         for i, a in enumerate(ranked, start=1)])
+        "applied_on, dibao, wubao) values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(list_id, i, a.id, a.size, a.votes, a.priority_count, a.income_per_capita, a.applied_on.isoformat(),
+          int(a.dibao), int(a.wubao)) for i, a in enumerate(ranked, start=1)])
 
 
 def check_not_superseded(db, lst: dict) -> None:
@@ -387,8 +402,9 @@ def ranking_walk(db, lst: dict, kept: list[dict], village_code: str) -> list[tup
     if ranking is None:     # no village list published (only possible for data made by hand)
         ranking = applicants_of(db, lst["campaign_id"], village_code)
     campaign = get_campaign(db, lst["campaign_id"])
-    waiting = [a for a in ranking if a.id not in on_list]
-    chosen = {a.id for a in rules.replacements(waiting, max(free, 0),
+    scope = rules.Scope.of(campaign)
+    waiting = scope.walk(a for a in ranking if a.id not in on_list)
+    chosen = {a.id for a in rules.replacements(waiting, max(free, 0), scope=scope,
                                               stop_at_first_misfit=bool(campaign["stop_at_first_misfit"]))}
     walk, free = [], max(free, 0)
     for a in waiting:
@@ -408,6 +424,11 @@ def _check_amendment(db, lst: dict, before: set[int], entries: list[dict], omitt
     back = [disqualified[h] for h in after & disqualified.keys()]
     if back:
         raise PublishError(f"{'、'.join(back)}已被取消资格，不能再列入本批次的名单。")
+    scope = rules.Scope.of(get_campaign(db, lst["campaign_id"]))
+    for e in entries:
+        if e["id"] in added and (why := scope.out_of_scope(rules.Applicant(
+                id=e["id"], size=e["size"], votes=0, dibao=bool(e["dibao"]), wubao=bool(e["wubao"])))):
+            raise PublishError(f"{e['head_name']}：{why}，不能列入名单。")
     if omitted is not None:
         if removed or added != {omitted}:
             raise PublishError("补录只能增加举报查实被漏评的那一户，不能同时做其他修改。")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from . import audit
-from .campaigns import draw_reserve, get_quota
+from . import audit, rules
+from .campaigns import draw_reserve, get_campaign, get_quota
 from .db import write_transaction
 from .publishing import PublishError, amend_list, check_not_superseded, ranking_walk
 
@@ -118,15 +118,20 @@ def confirm(db, *, list_id: int, household_id: int, ground: str, expected: tuple
 
 
 def omitted_candidates(db, list_id: int) -> list[dict]:
-    """Households of the list's area that are not on it (nor disqualified), best ranked first."""
+    """Households of the list's area that are not on it (nor disqualified, nor out of the campaign's
+    scope), best ranked first."""
     lst, entries = _current(db, list_id)
     on_list = {e["household_id"] for e in entries}
+    scope = rules.Scope.of(get_campaign(db, lst["campaign_id"]))
     rows = list(db.query(
-        "select h.id, h.head_name, h.size, h.village_code, coalesce(v.votes, 0) as votes from households h "
+        "select h.id, h.head_name, h.size, h.village_code, coalesce(v.votes, 0) as votes, h.dibao, h.wubao "
+        "from households h "
         "left join votes v on v.household_id = h.id where h.campaign_id = ? and h.village_code like ? "
         "and not exists (select 1 from disqualifications d where d.household_id = h.id) "
         "order by votes desc, h.id", [lst["campaign_id"], lst["region_code"] + "%"]))
-    return [r for r in rows if r["id"] not in on_list]
+    return [r for r in rows if r["id"] not in on_list and scope.out_of_scope(
+        rules.Applicant(id=r["id"], size=r["size"], votes=r["votes"], dibao=bool(r["dibao"]), wubao=bool(r["wubao"]))
+    ) is None]
 
 
 def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor: str, role: str, key: bytes,
@@ -139,7 +144,8 @@ def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor
             raise PublishError("只有识别纳入名单才能补录。")
         candidate = next((c for c in omitted_candidates(db, list_id) if c["id"] == household_id), None)
         if candidate is None:
-            raise PublishError("这户不能补录：不在本地、已在名单上或已被取消资格。")
+            raise PublishError("这户不能补录：不在本地、已在名单上、已被取消资格，或不在本批次的识别范围内"
+                               "（如五保户）。")
         if use_reserve:
             # Draw only what the village's unused quota cannot cover.
             village = candidate["village_code"]

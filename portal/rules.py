@@ -61,6 +61,9 @@ class Applicant:
     priority_count: int = 0
     income_per_capita: float = 0.0
     applied_on: dt.date = dt.date.min
+    #: Registered by civil affairs as a 低保 (minimum-livelihood) or 五保 (five-guarantee) household.
+    dibao: bool = False
+    wubao: bool = False
 
 
 def rank_key(a: Applicant):
@@ -73,11 +76,82 @@ def rank(applicants: Iterable[Applicant]) -> list[Applicant]:
     return sorted(applicants, key=rank_key)
 
 
+#: What a campaign may say about 低保 households (DOMAIN §3: the documents differ; S0 and S3 include
+#: them all, S1 excludes them, the others are silent and rank them like anyone).
+DIBAO_RULES = {
+    "included": "低保户全部纳入（在规模指标内先于其他农户入选，不论得票）",
+    "ranked": "低保户与其他农户一样按得票排序",
+    "excluded": "低保户不纳入本批次识别",
+}
+#: The mark a 低保 household taken by the "included" rule carries on the public list.
+DIBAO_MARK = "低保户，按规定纳入"
+WUBAO_OUT = "五保户由民政部门供养，不纳入本批次识别"
+DIBAO_OUT = "低保户不纳入本批次识别"
+
+
+@dataclasses.dataclass(frozen=True)
+class Scope:
+    """A campaign's scope rules (DOMAIN §11 rule 2): who is out of scope, who goes first, and the
+    income line above which a household is flagged for the reviewer (not dropped: income is
+    self-declared and the reviewer checks it, 五比五看)."""
+
+    dibao: str = "ranked"
+    wubao_excluded: bool = False
+    income_line: int | None = None
+
+    def __post_init__(self):
+        if self.dibao not in DIBAO_RULES:
+            raise ValueError(f"unknown 低保 rule {self.dibao!r}")
+
+    @classmethod
+    def of(cls, campaign: dict) -> "Scope":
+        """The scope of a campaign row (``scope`` parsed from its JSON, ``income_line``)."""
+        scope = campaign.get("scope") or {}
+        dibao = scope.get("dibao")
+        if dibao is None:       # campaigns stored before the tri-state rule
+            dibao = "included" if scope.get("dibao_included", True) else "excluded"
+        return cls(dibao=dibao, wubao_excluded=bool(scope.get("wubao_excluded", True)),
+                   income_line=campaign.get("income_line"))
+
+    def out_of_scope(self, a: Applicant) -> str | None:
+        """Why this applicant cannot be selected in this campaign, or None."""
+        if a.wubao and self.wubao_excluded:
+            return WUBAO_OUT
+        if a.dibao and self.dibao == "excluded":
+            return DIBAO_OUT
+        return None
+
+    def walk(self, applicants: Iterable[Applicant]) -> list[Applicant]:
+        """The in-scope applicants in the order selection and 依次递补 take them: the ranking, with
+        低保 households first when the campaign includes them all."""
+        first = self.dibao == "included"
+        return sorted((a for a in applicants if self.out_of_scope(a) is None),
+                      key=lambda a: (not (first and a.dibao), rank_key(a)))
+
+    def above_line(self, a: Applicant) -> bool:
+        return self.income_line is not None and a.income_per_capita > self.income_line
+
+    def mark(self, a: Applicant) -> str:
+        """The public note of the rule that took this household, if any rule but the vote did."""
+        return DIBAO_MARK if a.dibao and self.dibao == "included" else ""
+
+    def text(self) -> str:
+        """The scope rules in one sentence for the public list page."""
+        parts = [DIBAO_RULES[self.dibao]]
+        if self.wubao_excluded:
+            parts.append("五保户不纳入")
+        if self.income_line is not None:
+            parts.append(f"扶贫标准为家庭人均纯收入 {self.income_line} 元/年，高于标准的申请户由审核人员逐户核实")
+        return "识别范围：" + "；".join(parts) + "。"
+
+
 @dataclasses.dataclass(frozen=True)
 class Selection:
     selected: tuple[Applicant, ...]
     waiting: tuple[Applicant, ...]
     quota: int
+    #: Applicants the campaign's scope rules leave out, each with the reason.
+    excluded: tuple[tuple[Applicant, str], ...] = ()
 
     @property
     def persons(self) -> int:
@@ -89,33 +163,38 @@ class Selection:
 
 
 def select_within_quota(
-    applicants: Iterable[Applicant], quota: int, *, stop_at_first_misfit: bool = False
+    applicants: Iterable[Applicant], quota: int, *, stop_at_first_misfit: bool = False, scope: Scope = Scope()
 ) -> Selection:
     """Walk the ranking and take every household that still fits the quota in persons.
 
     A household that does not fit is left on the waiting list; with ``stop_at_first_misfit``
-    the walk ends there instead (a per-campaign setting). The waiting list keeps rank order.
+    the walk ends there instead (a per-campaign setting). The waiting list keeps the walk's order.
+    The campaign's ``scope`` leaves some households out and may put 低保 households first.
     """
     if quota < 0:
         raise ValueError("quota must not be negative")
+    applicants = list(applicants)
+    excluded = tuple((a, why) for a in rank(applicants) if (why := scope.out_of_scope(a)))
     selected, waiting = [], []
     used, stopped = 0, False
-    for a in rank(applicants):
+    for a in scope.walk(applicants):
         if not stopped and used + a.size <= quota:
             selected.append(a)
             used += a.size
         else:
             waiting.append(a)
             stopped = stopped or stop_at_first_misfit
-    return Selection(tuple(selected), tuple(waiting), quota)
+    return Selection(tuple(selected), tuple(waiting), quota, excluded)
 
 
-def replacements(waiting: Iterable[Applicant], free: int, *, stop_at_first_misfit: bool = False) -> list[Applicant]:
-    """依次递补 (DOMAIN §11 rule 8): walk the waiting list in rank order and take each household that
-    fits the freed quota (persons); one that does not fit is passed over (or ends the walk, with
-    the campaign's stop setting). Never above the quota: what is left stays unused."""
+def replacements(waiting: Iterable[Applicant], free: int, *, stop_at_first_misfit: bool = False,
+                 scope: Scope = Scope()) -> list[Applicant]:
+    """依次递补 (DOMAIN §11 rule 8): walk the waiting list in the selection's order and take each
+    household that fits the freed quota (persons); one that does not fit is passed over (or ends the
+    walk, with the campaign's stop setting). Never above the quota: what is left stays unused.
+    Households out of the campaign's scope are never taken."""
     chosen = []
-    for a in rank(waiting):
+    for a in scope.walk(waiting):
         if a.size <= free:
             chosen.append(a)
             free -= a.size

@@ -144,12 +144,13 @@ def new_campaign():
         with write_transaction(db):
             campaign_id = create_campaign(
                 db, county_code=county, name=form.name.data.strip(), reference_date=form.reference_date.data,
-                income_line=form.income_line.data, chain=chain, dibao_included=form.dibao_included.data,
+                income_line=form.income_line.data, chain=chain, dibao=form.dibao.data,
                 wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
                 clock=clock.current())
             audit.record(db, actor=current_user.username, role=current_user.role, action="campaign.create",
                          object_type="campaign", object_id=campaign_id, region_code=county,
-                         after={"name": form.name.data, "chain": chain, "income_line": form.income_line.data},
+                         after={"name": form.name.data, "chain": chain, "income_line": form.income_line.data,
+                                "scope": {"dibao": form.dibao.data, "wubao_excluded": form.wubao_excluded.data}},
                          clock=clock.current())
         flash("已建立新批次。请先下达县级规模指标，再分解到乡镇和村。")
         return redirect(url_for("staff.dashboard", campaign=campaign_id))

@@ -10,7 +10,7 @@ from flask import abort, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import audit, clock, rules
-from ..campaigns import (add_household, get_quota, id_key, in_published_ranking, published_selection,
+from ..campaigns import (above_line, add_household, get_quota, id_key, in_published_ranking, published_selection,
                          village_selection)
 from ..db import get_db, write_transaction
 from ..privacy import hash_id, mask_id
@@ -63,7 +63,7 @@ def new_applicant(code):
                     id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
                     income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
                     single_child=form.single_child.data, all_daughters=form.all_daughters.data,
-                    votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
+                    dibao=form.dibao.data, wubao=form.wubao.data, votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
                 audit.record(db, actor=current_user.username, role=current_user.role, action="household.create",
                              object_type="household", object_id=household_id, region_code=code,
                              after=household_snapshot(db, household_id), clock=clock.current())
@@ -118,6 +118,8 @@ def _fill(form: EditApplicantForm, row: dict) -> None:
     form.disabled_member.data = bool(row["disabled_member"])
     form.single_child.data = bool(row["single_child"])
     form.all_daughters.data = bool(row["all_daughters"])
+    form.dibao.data = bool(row["dibao"])
+    form.wubao.data = bool(row["wubao"])
     form.applied_on.data = dt.date.fromisoformat(row["applied_on"])
     form.votes.data = row["votes"]
     form.voters_present.data = row["voters_present"]
@@ -128,7 +130,8 @@ def _update_household(db, household_id: int, form: EditApplicantForm) -> None:
         "head_name": form.head_name.data.strip(), "size": form.size.data, "group_code": form.group_code.data or None,
         "causes": json.dumps(form.causes.data), "income_per_capita": float(form.income_per_capita.data),
         "disabled_member": int(form.disabled_member.data), "single_child": int(form.single_child.data),
-        "all_daughters": int(form.all_daughters.data), "applied_on": form.applied_on.data.isoformat(),
+        "all_daughters": int(form.all_daughters.data), "dibao": int(form.dibao.data), "wubao": int(form.wubao.data),
+        "applied_on": form.applied_on.data.isoformat(),
     }
     if form.id_number.data:   # an empty field keeps the ID already on file
         fields["id_hash"] = hash_id(form.id_number.data, id_key())
@@ -155,6 +158,9 @@ def selection(code):
         result, problem = None, str(error)
     else:
         problem = None
+    scope = rules.Scope.of(campaign)
+    flagged = {r["id"] for r in above_line(db, campaign, [a.id for a in result.selected])} if result else set()
     return render_template("staff/selection.html", region=region, crumbs=ancestors(db, code), campaign=campaign,
                            result=result, problem=problem, names=names, published=published is not None,
-                           quota=get_quota(db, campaign["id"], code), ranking_rule=rules.RANKING_RULE_TEXT)
+                           quota=get_quota(db, campaign["id"], code), ranking_rule=rules.RANKING_RULE_TEXT,
+                           scope=scope, flagged=flagged)

@@ -11,6 +11,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from .. import rules
 from ..accounts import MIN_PASSWORD, ROLES
+from ..campaigns import BOTH_DIBAO_AND_WUBAO
 from ..privacy import id_number_problem
 
 
@@ -35,6 +36,8 @@ class EditApplicantForm(FlaskForm):
     disabled_member = BooleanField("家中有残疾人")
     single_child = BooleanField("独生子女户")
     all_daughters = BooleanField("纯女户")
+    dibao = BooleanField("低保户（民政部门已认定）")
+    wubao = BooleanField("五保户（民政部门已认定）")
     applied_on = DateField("申请日期", validators=[InputRequired("请填写申请日期。")])
     votes = IntegerField("得票数", validators=[InputRequired("请填写得票数。"), NumberRange(0, 10_000, "得票数不能为负数。")])
     voters_present = IntegerField("参评人数", validators=[InputRequired("请填写参评人数。"), NumberRange(1, 10_000, "参评人数至少 1 人。")])
@@ -46,6 +49,10 @@ class EditApplicantForm(FlaskForm):
     def validate_votes(self, field):
         if field.data is not None and self.voters_present.data is not None and field.data > self.voters_present.data:
             raise ValidationError("得票数不能多于参评人数。")
+
+    def validate_wubao(self, field):
+        if field.data and self.dibao.data:
+            raise ValidationError(BOTH_DIBAO_AND_WUBAO)
 
 
 class PublishListForm(FlaskForm):
@@ -100,6 +107,6 @@ class NewCampaignForm(FlaskForm):
     village_days = IntegerField("村级初选公示天数", default=7, validators=[InputRequired(), NumberRange(1, 60)])
     township_days = IntegerField("乡镇审核公示天数", default=7, validators=[InputRequired(), NumberRange(1, 60)])
     county_days = IntegerField("县级审定公告天数", default=15, validators=[InputRequired(), NumberRange(1, 60)])
-    dibao_included = BooleanField("低保户纳入识别范围", default=True)
+    dibao = SelectField("低保户", choices=choices(rules.DIBAO_RULES.items()), default="included", validate_choice=True)
     wubao_excluded = BooleanField("五保户不纳入", default=True)
     stop_at_first_misfit = BooleanField("按排名遇到放不下的农户即停止（不勾选则跳过它继续往下选）")

@@ -8,7 +8,7 @@ from flask import abort, current_app, flash, g, redirect, render_template, reque
 from flask_login import current_user
 
 from .. import audit, clock, rules
-from ..campaigns import id_key, village_selection
+from ..campaigns import above_line, get_campaign, id_key, village_selection
 from ..db import get_db, write_transaction
 from ..evidence import EvidenceError, read_upload, store
 from ..lists import list_context, qr_svg
@@ -53,16 +53,26 @@ def publish(code):
         else:
             flash("名单已发布，公示期按设定的日期自动开始和结束。请打印张贴版，张贴后上传照片留存。")
             return redirect(url_for("staff.list_view", list_id=list_id))
-    preview = None
+    preview, ready = None, readiness(db, campaign, region)
     if region["level"] == "village":
         try:
             preview = village_selection(db, campaign["id"], code)
         except rules.QuotaError as error:
             problem = problem or str(error)
+        flagged = above_line(db, campaign, [a.id for a in preview.selected] if preview else [])
+    else:
+        flagged = above_line(db, campaign, _current_households(db, [x["list_id"] for x in ready["lower"] if x["list_id"]]))
     step = next((s for s in campaign["chain"] if s["level"] == region["level"]), None)
     return render_template("staff/publish.html", form=form, region=region, crumbs=ancestors(db, code),
-                           campaign=campaign, preview=preview, step=step, problem=problem,
-                           readiness=readiness(db, campaign, region)), 400 if (problem or form.errors) else 200
+                           campaign=campaign, preview=preview, step=step, problem=problem, flagged=flagged,
+                           readiness=ready), 400 if (problem or form.errors) else 200
+
+
+def _current_households(db, list_ids) -> list[int]:
+    """The households on the current versions of these lists."""
+    return [r["household_id"] for list_id in list_ids for r in db.query(
+        "select e.household_id from list_entries e join lists l on l.id = e.list_id and e.version = l.current_version "
+        "where l.id = ?", [list_id])]
 
 
 @staff_route("/lists/<id:list_id>", permission="lists.view", target="list")
@@ -70,7 +80,9 @@ def list_view(list_id):
     db = get_db()
     ctx = list_context(list_id, name_policy="full")
     photos = list(db.query("select * from board_photos where list_id = ? order by id", [list_id]))
+    campaign = get_campaign(db, ctx["lst"]["campaign_id"])
     return render_template("staff/list.html", photos=photos, upload=UploadPhotoForm(),
+                           flagged=above_line(db, campaign, _current_households(db, [list_id])), campaign=campaign,
                            can_amend=current_user.can("lists.publish", g.target_region, g.target_level),
                            can_record=current_user.can("lists.record", g.target_region, g.target_level),
                            history=audit.entries_for(db, "list", list_id), **ctx)
