@@ -4,12 +4,13 @@ The routes come from the app's URL map, so a new console route is covered the da
 what each role may do is written out here independently of portal/accounts.py.
 """
 
+import secrets
 from pathlib import Path
 
 import pytest
 from flask import url_for
 
-from .conftest import ROLE_USERS, clock_at, login
+from .conftest import PASSWORD, ROLE_USERS, clock_at, login
 
 ALL = set(ROLE_USERS)
 # permission -> roles allowed on a target inside their jurisdiction (village-level targets,
@@ -31,6 +32,9 @@ EXPECTED = {
     "complaints.replace": {"village_clerk", "township_reviewer", "county_admin"},
     "notices.write": {"township_reviewer", "county_admin"},
 }
+# Case material (evidence files) goes only to the staff handling the case: the inside case is a
+# village list's, handled by the village clerk; the others merely oversee it (issue 17, item 1).
+HANDLER_ONLY = {("staff.case_file", role) for role in ALL - {"village_clerk"}}
 # Console routes that need no jurisdiction check: they act on the logged-in user only.
 OWN_ACCOUNT = {"accounts.login", "accounts.logout", "accounts.password"}
 
@@ -44,11 +48,14 @@ def _photo(db, app, list_id, name):
                                       "uploaded_at": "2026-11-23T02:00:00+00:00"}).last_pk
 
 
-def _complaint(db, list_id, household_id=None):
+def _complaint(app, db, list_id, household_id=None, ground="vehicle"):
     from portal.complaints import file_complaint
-    cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground="vehicle",
+    cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground=ground,
                             text="有车", about_committee=False, anonymous=True, name="", phone="", files=[],
                             key=b"test-key", clock=clock_at("2026-11-16T10:00:00+08:00"))   # in the village window
+    folder = Path(app.config["EVIDENCE_DIR"]) / "complaints"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"c{cid}.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
     fid = db["complaint_files"].insert({"complaint_id": cid, "stored_name": f"c{cid}.png", "content_type": "image/png",
                                         "size": 1, "sha256": "x", "added_at": "2026-11-23T02:00:00+00:00"}).last_pk
     db.execute("update complaints set outcome = 'upheld', status = 'concluded' where id = ?", [cid])
@@ -57,10 +64,14 @@ def _complaint(db, list_id, household_id=None):
 
 @pytest.fixture
 def targets(app, db, staff):
-    c_in, f_in = _complaint(db, staff["village_a"], staff["households"]["张建国"])
-    c_far, f_far = _complaint(db, staff["far_list"], staff["far_household"])
-    c_other, f_other = _complaint(db, staff["other_list"], staff["other_household"])
+    c_in, f_in = _complaint(app, db, staff["village_a"], staff["households"]["张建国"])
+    c_far, f_far = _complaint(app, db, staff["far_list"], staff["far_household"])
+    c_other, f_other = _complaint(app, db, staff["other_list"], staff["other_household"])
+    # An upheld 漏评 report naming 王明 (not on the list): the one case the 补录 page opens for.
+    c_omitted, _ = _complaint(app, db, staff["village_a"], ground="omission")
+    db.execute("update complaints set household_id = ? where id = ?", [staff["households"]["王明"], c_omitted])
     inside = {"code": "430811100001", "list_id": staff["village_a"], "complaint_id": c_in, "file_id": f_in,
+              "omission_id": c_omitted,
               "household_id": staff["households"]["张建国"], "user_id": staff["near_user"],
               "photo_id": _photo(db, app, staff["village_a"], "in.png")}
     outside_county = {"code": "511022100001", "list_id": staff["far_list"], "household_id": staff["far_household"],
@@ -82,10 +93,12 @@ def staff_rules(app):
 
 
 def build(app, rule, values, version=1):
-    values = {**values, "version": version, "token": "0" * 32}
+    values = {"token": "0" * 32, **values, "version": version}
     args = {arg: values[arg] for arg in rule.arguments}
     if rule.endpoint == "staff.quotas":
         args["code"] = values["code"][:9]     # quotas are split at township (or county) level
+    if rule.endpoint == "staff.omission" and "omission_id" in values:
+        args["complaint_id"] = values["omission_id"]
     with app.test_request_context():
         return url_for(rule.endpoint, **args)
 
@@ -106,9 +119,23 @@ def test_every_console_route_needs_a_login(app, client, targets):
         assert resp.status_code == 302 and "/staff/login" in resp.headers["Location"], rule.rule
 
 
+def _import_token(app, db, username, code):
+    """A checked upload of this user's in this region, as the import page leaves it (its report CSV)."""
+    import json
+
+    token = secrets.token_hex(16)
+    folder = Path(app.config["EVIDENCE_DIR"]) / "imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    user = next(db.query("select id from users where username = ?", [username]))["id"]
+    (folder / f"{token}.json").write_text(json.dumps({"user_id": user, "region_code": code}))
+    (folder / f"{token}.csv").write_text("行号,问题\n", encoding="utf-8")
+    return token
+
+
 @pytest.mark.parametrize("role", sorted(ROLE_USERS))
-def test_matrix(app, role, targets):
+def test_matrix(app, db, role, targets):
     inside, outside_county, outside_township = targets
+    inside = {**inside, "token": _import_token(app, db, ROLE_USERS[role][0], inside["code"])}
     client = app.test_client()
     assert login(client, ROLE_USERS[role][0]).status_code == 302
     checked = 0
@@ -117,8 +144,13 @@ def test_matrix(app, role, targets):
             continue
         permitted = role in EXPECTED[view.permission]
         inside_resp = client.open(build(app, rule, inside), method=method)
-        if permitted:
-            assert inside_resp.status_code != 403, f"{role} refused inside: {method} {rule.rule}"
+        if permitted and (rule.endpoint, role) in HANDLER_ONLY:
+            assert inside_resp.status_code == 403, f"{role} merely oversees the case: {method} {rule.rule}"
+        elif permitted:
+            # A permitted role reaches the view itself: not refused, and not a 404 from a target the
+            # fixture failed to make (each route's own refusals are tested with the feature).
+            assert inside_resp.status_code not in (403, 404), f"{role} refused inside: {method} {rule.rule} " \
+                f"{inside_resp.status_code}"
             assert inside_resp.status_code < 500, f"{method} {rule.rule}: {inside_resp.status_code}"
         else:
             assert inside_resp.status_code == 403, f"{role} allowed inside: {method} {rule.rule}"
@@ -142,3 +174,33 @@ def test_township_and_county_lists_are_published_by_their_own_level(app, staff):
                 assert status == 200, (name, code)
             else:
                 assert status == 403, (name, code)
+
+
+def test_case_material_goes_to_the_handler_and_the_assigned_investigator_only(app, db, targets, staff):
+    """Issue 17, item 1: being in the area is not enough for a reporter's evidence or identity."""
+    from portal.accounts import create_user
+
+    inside, _, _ = targets
+    cid, fid = inside["complaint_id"], inside["file_id"]
+    db.execute("update complaints set anonymous = 0, reporter_name = '举报人吴七', reporter_phone = '13800000007', "
+               "status = 'received', outcome = null where id = ?", [cid])
+    create_user(db, username="investigator2", display_name="另一调查员", role="investigator", region_code="430811100",
+                password=PASSWORD, actor="test", actor_role="cli", key=b"test-key", clock=clock_at("2026-11-23T10:00:00+08:00"))
+
+    def sees(username):
+        client = app.test_client()
+        login(client, username)
+        page = client.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+        file = client.get(f"/staff/complaints/{cid}/files/{fid}")
+        assert ("举报人吴七" in page) == (file.status_code == 200), username
+        assert file.status_code in (200, 403), (username, file.status_code)
+        assert (f"/files/{fid}" in page) == (file.status_code == 200), username
+        return file.status_code == 200
+
+    # The case is about a village list: 双星村's committee handles it; the township and county oversee.
+    assert sees("clerk")
+    assert not sees("reviewer") and not sees("admin") and not sees("investigator")
+    investigator = next(db.query("select id from users where username = 'investigator'"))["id"]
+    db.execute("update complaints set investigator_id = ?, status = 'investigating' where id = ?", [investigator, cid])
+    db.conn.commit()
+    assert sees("investigator") and not sees("investigator2") and not sees("reviewer")

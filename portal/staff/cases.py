@@ -286,6 +286,10 @@ def omission(complaint_id):
 
 @staff_route("/complaints/<id:complaint_id>/files/<id:file_id>", permission="complaints.view", target="complaint")
 def case_file(complaint_id, file_id):
+    """A reporter's evidence: only for the staff handling the case (``handles``), not for everyone
+    who may see the case in their area (issue 17, item 1)."""
+    if not handles(_case(complaint_id)):
+        abort(403)
     row = next(get_db().query("select * from complaint_files where id = ? and complaint_id = ?",
                               [file_id, complaint_id]), None)
     if row is None:
