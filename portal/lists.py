@@ -110,8 +110,9 @@ def versions_of(list_id: int) -> list[dict]:
 
 
 def public_causes(causes_json: str, full: bool = False) -> str:
-    """Causes as public pages show them (illness and disability folded into 家庭原因); ``full``
-    gives the exact causes for the staff board."""
+    """Causes as public pages and the posted board show them (illness and disability folded into
+    家庭原因, whatever the name policy: DOMAIN §11 rule 11); ``full`` gives the exact causes for the
+    console's own pages, which only staff see."""
     labels = [rules.CAUSES[c][0 if full else 1] for c in json.loads(causes_json) if c in rules.CAUSES]
     return "、".join(dict.fromkeys(labels))
 
@@ -119,7 +120,8 @@ def public_causes(causes_json: str, full: bool = False) -> str:
 DISQUALIFIED_ABOVE = "已在上一级名单上取消资格"
 
 
-def entries_of(list_id: int, version: int, name_policy: str, village: str | None = None) -> list[dict]:
+def entries_of(list_id: int, version: int, name_policy: str, village: str | None = None, *,
+               exact_causes: bool = False) -> list[dict]:
     """Entries of one version (of one village, if given), with names shown as ``name_policy`` says.
 
     Each row carries its lasting number on the list (``ref``, the 序号 shown and linked). Households
@@ -168,7 +170,7 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
             "group": r["group_name"],
             "name": mask_name(r["head_name"], name_policy),
             "size": r["size"],
-            "causes": public_causes(r["causes"], full=name_policy == "full"),
+            "causes": public_causes(r["causes"], full=exact_causes),
             "votes": r["votes"],
             "voters_present": r["voters_present"],
             "removed": bool(r["removed"]),
@@ -202,10 +204,11 @@ def villages_of(list_id: int, version: int) -> list[dict]:
 
 
 def list_context(list_id: int, version: int | None = None, *, name_policy: str | None = None,
-                 by_village: bool = False) -> dict:
+                 by_village: bool = False, exact_causes: bool = False) -> dict:
     """Everything the list page, print view, CSV and JSON show about one list version. With
     ``by_village`` a large upper-level list shows the village chosen by ``?village=`` only, or
-    none (the page then offers the villages)."""
+    none (the page then offers the villages). ``exact_causes`` only for console pages: the board
+    posted in the village is public and shows causes as the web does."""
     lst = get_list_version(list_id, version)
     db = get_db()
     quota = next(
@@ -221,7 +224,8 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
     chosen = request.args.get("village") if large else None
     if chosen not in {v["code"] for v in villages}:
         chosen = None
-    entries = entries_of(list_id, lst["version"], policy, chosen) if (chosen or not large) else []
+    entries = entries_of(list_id, lst["version"], policy, chosen, exact_causes=exact_causes) \
+        if (chosen or not large) else []
     from .complaints import list_complaint_counts, public_replies
     return {
         "lst": lst,
@@ -236,7 +240,7 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "quota": quota["persons"] if quota else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",
-        "causes_note": rules.PUBLIC_CAUSES_NOTE if policy != "full" else "",
+        "causes_note": "" if exact_causes else rules.PUBLIC_CAUSES_NOTE,
         "ranking_rule": rules.RANKING_RULE_TEXT,
         "scope_rule": rules.Scope.of({"scope": json.loads(lst["campaign_scope"]), "income_line": lst["income_line"]}).text()
         if lst["kind"] == "identify" else "",

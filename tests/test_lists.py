@@ -171,3 +171,22 @@ def test_rows_keep_their_number_across_versions(app, client, db, county):
     assert 'class="removed"' in page[page.index('id="p1"') - 30:page.index('id="p1"') + 30]
     csv_rows = text(client.get(f"/lists/{list_id}.csv")).splitlines()
     assert csv_rows[1].startswith("2,") and any(r.startswith("5,") and "递补" in r for r in csv_rows)
+
+
+def test_illness_and_disability_stay_off_every_public_surface_whatever_the_name_policy(app, client, published, staff):
+    """Issue 17, item 2: with full names online, and on the board posted in the village, causes are
+    still 家庭原因; only the console's own list page (staff only) names them."""
+    from .conftest import login
+
+    app.config["NAME_DISPLAY"] = "full"
+    a, b = published["village_a"], published["village_b"]
+    for url in (f"/lists/{a}", f"/lists/{a}/v1", f"/lists/{a}/print", f"/lists/{a}/v1.csv", f"/lists/{a}.json",
+                f"/lists/{b}", f"/lists/{b}.csv", f"/lists/{b}.json", f"/lists/{published['township']}/print"):
+        body = text(client.get(url)).replace(PUBLIC_CAUSES_NOTE, "")
+        assert "张建国" in body or "田玉梅" in body, url          # the policy does show full names
+        assert "因病" not in body and "因残" not in body, url
+    login(client, "clerk")
+    board = text(client.get(f"/staff/lists/{a}/board")).replace(PUBLIC_CAUSES_NOTE, "")
+    assert "张建国" in board and "家庭原因" in board and "因病" not in board and PUBLIC_CAUSES_NOTE in text(
+        client.get(f"/staff/lists/{a}/board"))
+    assert "因病" in text(client.get(f"/staff/lists/{a}"))      # the console's own page, staff only

@@ -78,7 +78,7 @@ def _current_households(db, list_ids) -> list[int]:
 @staff_route("/lists/<id:list_id>", permission="lists.view", target="list")
 def list_view(list_id):
     db = get_db()
-    ctx = list_context(list_id, name_policy="full")
+    ctx = list_context(list_id, name_policy="full", exact_causes=True)
     photos = list(db.query("select * from board_photos where list_id = ? order by id", [list_id]))
     campaign = get_campaign(db, ctx["lst"]["campaign_id"])
     return render_template("staff/list.html", photos=photos, upload=UploadPhotoForm(),
