@@ -28,6 +28,9 @@ DEFAULTS = {
     "TIME_ZONE": "Asia/Shanghai",
     # How a household head's name shows on public pages: mask (张*明), surname (张**) or full.
     "NAME_DISPLAY": "mask",
+    # Household heads' names are Han characters (· between the parts of names like 阿依古丽·买买提);
+    # true also accepts Latin letters and single spaces (a county with foreign-born residents).
+    "NAME_LATIN": False,
     # Complaint channels printed on every list and board (the demo county's, from document S0).
     "COMPLAINT_HOTLINE": "0744-5616963",
     "COMPLAINT_EMAIL": "zjjwzr@sina.com",

@@ -13,7 +13,7 @@ from flask import current_app
 
 from . import rules
 from .db import write_transaction
-from .privacy import hash_id, mask_id
+from .privacy import hash_id, mask_id, name_problem, normalise_name
 from .regions import get_region_row
 
 
@@ -173,9 +173,14 @@ def add_household(
     wubao: bool = False,
     votes: int | None = None,
     voters_present: int | None = None,
+    latin_names: bool = False,
     clock,
 ) -> int:
-    """Register an applicant household (and its vote result, when known)."""
+    """Register an applicant household (and its vote result, when known). The head's name must be a
+    name (``privacy.name_problem``; ``latin_names`` is the deployment's NAME_LATIN setting)."""
+    head_name = normalise_name(head_name)
+    if problem := name_problem(head_name, latin_names):
+        raise ValueError(problem)
     unknown = [c for c in causes if c not in rules.CAUSES]
     if unknown:
         raise ValueError(f"unknown causes of poverty: {unknown}")
@@ -187,7 +192,7 @@ def add_household(
                 "campaign_id": campaign_id,
                 "village_code": village_code,
                 "group_code": group_code,
-                "head_name": head_name.strip(),
+                "head_name": head_name,
                 "size": size,
                 "causes": json.dumps(list(causes)),
                 "income_per_capita": income_per_capita,

@@ -25,11 +25,11 @@ from pathlib import Path
 import click
 from flask.cli import with_appcontext
 
-from . import audit, rules
+from . import audit, rules, spreadsheet
 from .clock import Clock
 from .campaigns import BOTH_DIBAO_AND_WUBAO, get_campaign, get_quota, set_quota
 from .db import write_transaction
-from .privacy import ID_CHECK, id_hasher, id_number_problem, mask_id
+from .privacy import ID_CHECK, id_hasher, id_number_problem, mask_id, name_pattern, name_problem, normalise_name
 from .regions import add_region, get_region_row, level_of_code
 
 KINDS = ("regions", "quotas", "applicants")
@@ -139,7 +139,7 @@ class Report:
     def csv_text(self) -> str:
         out = io.StringIO()
         out.write("\ufeff")
-        writer = csv.writer(out)
+        writer = spreadsheet.writer(out)
         writer.writerow(["行号", "列", "内容", "问题", "类别"])
         for p in self.problems:
             writer.writerow([p.row, p.column, p.value, p.message, p.level])
@@ -366,6 +366,8 @@ class Scope:
     role: str
     key: bytes
     clock: Clock
+    #: The NAME_LATIN setting: household heads' names may hold Latin letters too.
+    latin_names: bool = False
 
     @property
     def today(self) -> dt.date:
@@ -843,6 +845,7 @@ class _ApplicantRows(_Rows):
         self.village_cache: dict[tuple[str, str], str] = {}
         self.causes_cache: dict[str, str] = {}
         self.today = scope.today.isoformat()
+        self.name_ok = name_pattern(scope.latin_names).fullmatch
         self.has_dates = "applied_on" in self.columns
         order = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
                  "single_child", "all_daughters", "dibao", "wubao", "income", "proposed", "village", "township")
@@ -871,7 +874,7 @@ class _ApplicantRows(_Rows):
         blank = ("",) * n
         names, raw_ids, sizes, causes, votes, voters, groups, disabled, single, daughters, dibao, wubao, incomes, \
             proposed, village_names, townships = (blank if i is None or i >= len(cols) else cols[i] for i in self.indexes)
-        if not all(names) or any(proposed):
+        if not all(map(self.name_ok, names)) or any(proposed):
             return False
         ids = list(map(str.upper, raw_ids))
         bodies = [i[:17] for i in ids]
@@ -978,8 +981,10 @@ class _ApplicantRows(_Rows):
         errors_before = report.error_count
         name, raw_id, size_text, causes_text, votes_text, voters_text, group_name, disabled, single, daughters, \
             dibao, wubao, income_text, proposed, village_name, township = self.pick(row)
-        if not name:
-            self.problem(number, "head_name", "", "户主姓名不能为空。")
+        if not self.name_ok(name):
+            name = normalise_name(name)
+            if problem := name_problem(name, self.scope.latin_names):
+                self.problem(number, "head_name", "".join(c if c.isprintable() else "?" for c in name), problem)
         id_value = raw_id.replace(" ", "").upper()
         id_hash = None
         body = id_value[:17]            # valid_id18, inlined
@@ -1144,6 +1149,8 @@ class _ApplicantRows(_Rows):
 @with_appcontext
 def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
     """Import a CSV (UTF-8/GBK) or XLSX spreadsheet: all rows or none (exit 1 on any error)."""
+    from flask import current_app
+
     from . import clock
     from .campaigns import id_key
     from .db import get_db
@@ -1156,7 +1163,7 @@ def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
         if campaign is None:
             raise click.ClickException(f"批次 {campaign_id} 不存在。")
         region_code = region_code or campaign["county_code"]
-    scope = Scope(campaign_id, region_code, "命令行", "cli", id_key(), clock.current())
+    scope = Scope(campaign_id, region_code, "命令行", "cli", id_key(), clock.current(), current_app.config["NAME_LATIN"])
     try:
         report = import_file(db, file, kind=kind, scope=scope, dry_run=dry_run)
     except ImportFileError as error:

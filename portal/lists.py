@@ -6,7 +6,6 @@ all four show the same entries with the same masking.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 import json
@@ -16,7 +15,7 @@ import segno
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from markupsafe import Markup
 
-from . import clock, rules
+from . import clock, rules, spreadsheet
 from .db import get_db
 from .privacy import mask_name
 from .regions import ancestors
@@ -293,7 +292,7 @@ def list_csv(list_id, version=None):
     ctx = list_context(list_id, version)
     out = io.StringIO()
     out.write("\ufeff")  # so that Excel and WPS open the Chinese text as UTF-8
-    writer = csv.writer(out)
+    writer = spreadsheet.writer(out)
     writer.writerow(CSV_HEADER)
     for e in ctx["entries"]:
         writer.writerow(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 
 NAME_POLICIES = ("mask", "surname", "full")
 
@@ -110,3 +111,49 @@ def id_number_problem(raw: str) -> str | None:
     if not valid_id18(value):
         return "身份证号校验位不对，请核对是否抄错。"
     return None
+
+
+# --- Household heads' names (issue 17, item 3) -------------------------------------------------
+
+#: Han characters: the CJK Unified Ideographs with every extension (A to I; rare characters are common
+#: in names), the compatibility ideographs, and 〇.
+HAN = ("\u3007\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0002a6df\U0002a700-\U0002ebef"
+       "\U0002ebf0-\U0002ee5f\U0002f800-\U0002fa1f\U00030000-\U0003134f\U00031350-\U000323af")
+NAME_DOT = "·"          # U+00B7, the separator of GB 18030 for names like 阿依古丽·买买提
+#: Dots people type for it: katakana middle dot, hyphenation point, bullet, dot operator, full stop.
+_DOTS = str.maketrans({c: NAME_DOT for c in "・･‧•∙⋅●.．"})
+MAX_NAME = 30
+_HAN_NAME = re.compile(f"[{HAN}]+(?:{NAME_DOT}[{HAN}]+)*")
+_LATIN_NAME = re.compile(f"[{HAN}A-Za-z]+(?:[ {NAME_DOT}][{HAN}A-Za-z]+)*")
+
+
+def name_pattern(latin: bool = False):
+    """The compiled pattern a whole (normalised) name must match: Han characters in parts joined by
+    ·, and with ``latin`` (a per-deployment setting) Latin letters and single spaces too."""
+    return _LATIN_NAME if latin else _HAN_NAME
+
+
+def normalise_name(raw: str) -> str:
+    """A name as typed, with surrounding spaces dropped and every kind of middle dot made ·."""
+    return (raw or "").strip().translate(_DOTS)
+
+
+def name_problem(name: str, latin: bool = False) -> str | None:
+    """Why a normalised household head's name cannot be registered, in Chinese; None if it can."""
+    if not name:
+        return "户主姓名不能为空。"
+    if len(name) > MAX_NAME:
+        return f"户主姓名太长（最多 {MAX_NAME} 个字）。"
+    if name_pattern(latin).fullmatch(name):
+        return None
+    for ch in name:
+        if ch in (NAME_DOT, " ") or (latin and ch.isascii() and ch.isalpha()) or _HAN_NAME.fullmatch(ch):
+            continue
+        if ch.isascii() and ch.isalpha():
+            return ("户主姓名里有拉丁字母：本平台只登记汉字姓名（如确需登记外文姓名，"
+                    "请县扶贫办在设置中允许拉丁字母）。")
+        shown = f"控制字符 U+{ord(ch):04X}" if not ch.isprintable() else f"“{ch}”"
+        return f"户主姓名里有不能用的字符（{shown}）：姓名只能用汉字，少数民族姓名的各部分之间用“·”隔开。"
+    if " " in name and not latin:
+        return "户主姓名中间不能有空格。"
+    return "“·”（或空格）只能用在姓名中间，隔开姓名的各部分，不能放在开头、结尾或连用。"

@@ -19,6 +19,11 @@ ID_KEY = b"test-key"
 CLOCK = Clock("Asia/Shanghai", NOW)
 
 
+def han(n: int, width: int = 0) -> str:
+    """A number in Han digits (〇一二…), for test names: household heads' names are Han characters."""
+    return "".join("〇一二三四五六七八九"[int(d)] for d in f"{n:0{width}d}")
+
+
 def clock_at(when: dt.datetime | str) -> Clock:
     """A stopped clock at another moment, for a write that happened then."""
     return Clock("Asia/Shanghai", when)

@@ -16,6 +16,10 @@ from portal.notices import create_notice
 from portal.publishing import publish_list
 from portal.regions import add_region
 
+
+def HAN(n: int) -> str:  # noqa: N802  (names are Han characters: no ASCII digits)
+    return "".join("〇一二三四五六七八九"[int(d)] for d in str(n))
+
 NOW = "2026-11-23T10:00:00+08:00"
 KEY = b"test-key"
 
@@ -36,7 +40,7 @@ def main(instance: str, worker: int, count: int) -> None:
             add_region(db, village, f"第{worker}组{i}村", township)
             set_quota(db, campaign, village, 10)
             for name in ("甲", "乙"):
-                add_household(db, campaign_id=campaign, village_code=village, head_name=f"测{name}{worker}号{i}",
+                add_household(db, campaign_id=campaign, village_code=village, head_name=f"测{name}{HAN(worker)}号{HAN(i)}",
                               size=2, applied_on=dt.date(2026, 3, 1), votes=10, voters_present=20, clock=app.extensions["portal.clock"])
             publish_list(db, campaign_id=campaign, region_code=village, kind="identify",
                          start=dt.date(2026, 11, 23), today=None, key=KEY, clock=app.extensions["portal.clock"])

@@ -9,7 +9,7 @@ import pytest
 
 from portal.importer import ImportFileError, Scope, import_file
 
-from .conftest import CLOCK, ID_KEY, TODAY, login
+from .conftest import CLOCK, ID_KEY, TODAY, han, login
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
 HEADER = ["户主姓名", "身份证号", "家庭人口", "致贫原因", "得票数", "参评人数", "村民小组", "残疾", "独生子女", "纯女户"]
@@ -21,7 +21,7 @@ def valid_id(n: int) -> str:
 
 
 def rows(n, start=0):
-    return [[f"赵{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{i:02d}", valid_id(start + i), 1 + i % 4, "缺资金", 20 + i % 10, 32,
+    return [[f"赵{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{han(i, 2)}", valid_id(start + i), 1 + i % 4, "缺资金", 20 + i % 10, 32,
              "一组", "否", "否", "否"] for i in range(n)]
 
 
@@ -57,19 +57,19 @@ def test_csv_in_every_encoding_imports(db, county, tmp_path, encoding):
     assert report.ok and report.written and report.added == 5, report.problems
     assert household_count(db) == before + 5
     names = {r["head_name"] for r in db.query("select head_name from households")}
-    assert ("王䶮" if encoding == "gb18030" else "赵甲00") in names
+    assert ("王䶮" if encoding == "gb18030" else "赵甲〇〇") in names
 
 
 def test_full_width_digits_spaces_and_blank_rows(db, county, tmp_path):
     table = rows(3)
     table[0][2] = "３"
-    table[1][0] = "赵乙01　 "                        # trailing full-width and ASCII spaces
+    table[1][0] = "赵乙〇一　 "                        # trailing full-width and ASCII spaces
     table.insert(2, [""] * 10)
     report = import_file(db, write_csv(tmp_path / "a.csv", table), kind="applicants", scope=scope())
     assert report.ok and report.added == 3
-    row = next(db.query("select size from households where head_name = '赵甲00'"))
+    row = next(db.query("select size from households where head_name = '赵甲〇〇'"))
     assert row["size"] == 3
-    assert next(db.query("select count(*) as n from households where head_name = '赵乙01'"))["n"] == 1
+    assert next(db.query("select count(*) as n from households where head_name = '赵乙〇一'"))["n"] == 1
 
 
 def test_one_bad_id_in_row_37_imports_nothing_and_names_row_37(db, county, tmp_path):
@@ -121,7 +121,7 @@ def test_id_already_in_another_village_is_refused_naming_it(db, county, tmp_path
     import_file(db, write_csv(tmp_path / "a.csv", rows(2)), kind="applicants", scope=scope())
     report = import_file(db, write_csv(tmp_path / "b.csv", rows(1)), kind="applicants",
                          scope=scope(region="430811100002"))
-    assert not report.ok and "双星村" in report.errors[0].message and "赵甲00" in report.errors[0].message
+    assert not report.ok and "双星村" in report.errors[0].message and "赵甲〇〇" in report.errors[0].message
 
 
 def test_reimporting_the_same_file_changes_nothing(db, county, tmp_path):
@@ -146,10 +146,10 @@ def test_an_import_cannot_change_a_household_of_a_published_ranking(db, county, 
     publish_list(db, campaign_id=county["campaign"], region_code="430811100001", kind="identify", start=TODAY,
                  today=TODAY, key=ID_KEY, clock=CLOCK)
     changed = rows(4)
-    changed[1][4] = 9                                        # 赵乙01's votes
+    changed[1][4] = 9                                        # 赵乙〇一's votes
     report = import_file(db, write_csv(tmp_path / "b.csv", changed), kind="applicants", scope=scope())
     assert not report.ok and not report.written
-    assert [e.value for e in report.errors] == ["赵乙01"] and "票决排名" in report.errors[0].message
+    assert [e.value for e in report.errors] == ["赵乙〇一"] and "票决排名" in report.errors[0].message
     assert import_file(db, write_csv(tmp_path / "c.csv", rows(4)), kind="applicants", scope=scope()).added == 1
 
 
@@ -211,7 +211,7 @@ def test_xlsx_with_title_merged_header_blank_rows_and_totals(db, county, tmp_pat
     wb.save(path)
     report = import_file(db, path, kind="applicants", scope=scope())
     assert report.ok and report.added == 3 and report.encoding == "xlsx", report.problems
-    row = next(db.query("select * from households where head_name = '赵甲00'"))
+    row = next(db.query("select * from households where head_name = '赵甲〇〇'"))
     assert row["disabled_member"] == 1 and row["all_daughters"] == 0
 
 
@@ -378,7 +378,7 @@ def _messy(n):
     table = []
     for i in range(n):
         body = f"4308{i % 100:02d}19{50 + i % 40:02d}{1 + i % 12:02d}{1 + i % 28:02d}{i // 100 % 1000:03d}"
-        row = [f"赵{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{i}", body + "10X98765432"[sum(int(c) * w for c, w in zip(body, W)) % 11],
+        row = [f"赵{'甲乙丙丁戊己庚辛壬癸'[i % 10]}{han(i)}", body + "10X98765432"[sum(int(c) * w for c, w in zip(body, W)) % 11],
                1 + i % 4, "缺资金" if i % 3 else "因病、缺技术", 20 + i % 10, 32, "一组" if i % 2 else "", "否", "√" if i % 7 == 0 else "否", "否"]
         if 300 <= i < 400:
             row[9] = {0: "Y", 1: "是", 2: ""}[i % 3]
@@ -512,13 +512,13 @@ def test_over_long_cell_is_refused_with_a_message(db, county, tmp_path):
 
 def test_a_remarks_column_after_the_known_ones_is_ignored(db, county, tmp_path):
     head = ["户主姓名", "身份证号", "家庭人口", "得票数", "参评人数", "村", "备注"]
-    body = [[f"赵{i}", valid_id(i), 2, 20, 32, "双星村", "已核实"] for i in range(3)]
+    body = [[f"赵{han(i)}", valid_id(i), 2, 20, 32, "双星村", "已核实"] for i in range(3)]
     path = tmp_path / "a.csv"
     path.write_text("\n".join(",".join(map(str, r)) for r in [head, *body]), encoding="utf-8")
     report = import_file(db, path, kind="applicants", scope=scope(region="430811"))
     assert report.ok and report.added == 3, report.problems
     path.write_text("\n".join(",".join(map(str, r[:5] + r[6:])) for r in [head[:5] + ["备注"]] + [
-        [f"赵{i}", valid_id(10 + i), 2, 20, 32, "", "已核实"] for i in range(3)]), encoding="utf-8")
+        [f"赵{han(i)}", valid_id(10 + i), 2, 20, 32, "", "已核实"] for i in range(3)]), encoding="utf-8")
     report = import_file(db, path, kind="applicants", scope=scope())        # a village page: no 村 column
     assert report.ok and report.added == 3, report.problems
     assert {r["village_code"] for r in db.query("select village_code from households where head_name like '赵%'")} == {"430811100001"}

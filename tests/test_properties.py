@@ -26,7 +26,7 @@ from portal.publishing import PublishError, amend_list, publish_list
 from portal.regions import add_region
 from portal.replacement import confirm
 
-from .conftest import CLOCK, ID_KEY, TODAY, clock_at, disqualify
+from .conftest import CLOCK, ID_KEY, TODAY, clock_at, disqualify, han
 
 TOWNSHIP = "430811100"
 SETTINGS = settings(max_examples=40, derandomize=True, deadline=None, database=None,
@@ -57,7 +57,7 @@ def build(db, villages):
         add_region(db, code, f"第{i + 1}村", TOWNSHIP)
         set_quota(db, campaign, code, quota)
         for j, (size, votes, status) in enumerate(people):
-            add_household(db, campaign_id=campaign, village_code=code, head_name=f"户{i}{j}", size=size,
+            add_household(db, campaign_id=campaign, village_code=code, head_name=f"户{han(i)}{han(j)}", size=size,
                           applied_on=dt.date(2026, 3, 1 + j), votes=votes, voters_present=40,
                           dibao=status == "dibao", wubao=status == "wubao", clock=CLOCK)
         codes.append(code)

@@ -14,7 +14,7 @@ from portal.publishing import PublishError, publish_list
 from portal.replacement import confirm, omitted_candidates, propose
 from portal.rules import Applicant
 
-from .conftest import CLOCK, ID_KEY, TODAY, disqualify
+from .conftest import CLOCK, ID_KEY, TODAY, disqualify, han
 
 VILLAGE_A = "430811100001"
 
@@ -103,7 +103,7 @@ def _big_village(db, county, listed=12, waiting=30):
     set_quota(db, county["campaign"], "430811100", 40)
     set_quota(db, county["campaign"], "430811100009", 24)
     for i in range(listed + waiting):
-        add_household(db, campaign_id=county["campaign"], village_code="430811100009", head_name=f"户{i:02d}",
+        add_household(db, campaign_id=county["campaign"], village_code="430811100009", head_name=f"户{han(i, 2)}",
                       size=1 + i % 3, applied_on=dt.date(2026, 3, 1), votes=200 - i, voters_present=300, clock=CLOCK)
     list_id = publish_list(db, campaign_id=county["campaign"], region_code="430811100009", kind="identify",
                            start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)

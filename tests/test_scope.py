@@ -19,7 +19,7 @@ from portal.regions import add_region
 from portal.replacement import add_omitted, confirm, omitted_candidates, propose
 from portal.rules import Applicant, Scope
 
-from .conftest import CLOCK, ID_KEY, TODAY, disqualify, login
+from .conftest import CLOCK, ID_KEY, TODAY, disqualify, han, login
 
 VILLAGE_A = "430811100001"
 DAY = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
@@ -206,20 +206,20 @@ def test_import_takes_the_flags_on_both_paths(app, db, county, tmp_path, monkeyp
     monkeypatch.setattr(importer._ApplicantRows, "row", lambda self, n, cells: (by_row.append(n), row(self, n, cells)))
     if not fast:
         monkeypatch.setattr(importer._ApplicantRows, "batch", None)
-    table = [[f"钱{i:02d}", _id(i), 2, "缺资金", 10 + i % 20, 30, ["是", "否", ""][i % 3], ["", "否", "√"][i % 3], 2000]
+    table = [[f"钱{han(i, 2)}", _id(i), 2, "缺资金", 10 + i % 20, 30, ["是", "否", ""][i % 3], ["", "否", "√"][i % 3], 2000]
              for i in range(30)]
     report = import_file(db, _csv(tmp_path / "a.csv", table), kind="applicants",
                          scope=ImportScope(county["campaign"], VILLAGE_A, "t", "village_clerk", ID_KEY, CLOCK))
     assert report.ok and report.added == 30, report.problems[:3]
     flags = _flags(db)
-    assert flags["钱00"] == (1, 0) and flags["钱01"] == (0, 0) and flags["钱02"] == (0, 1)
+    assert flags["钱〇〇"] == (1, 0) and flags["钱〇一"] == (0, 0) and flags["钱〇二"] == (0, 1)
     assert sum(d for d, _ in flags.values()) == 10 and sum(w for _, w in flags.values()) == 10
     # The first block goes row by row (its cause is new); on the block path the other two do not.
     assert len(by_row) == (10 if fast else 30)
 
 
 def test_import_refuses_a_household_marked_both_naming_the_row(db, county, tmp_path):
-    table = [[f"钱{i:02d}", _id(i), 2, "缺资金", 10, 30, "否", "否", 2000] for i in range(10)]
+    table = [[f"钱{han(i, 2)}", _id(i), 2, "缺资金", 10, 30, "否", "否", 2000] for i in range(10)]
     table[6][6:8] = ["是", "是"]
     table[7][6] = "也许"
     report = import_file(db, _csv(tmp_path / "a.csv", table), kind="applicants",

@@ -6,7 +6,7 @@ import datetime as dt
 import json
 import sqlite3
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import audit, clock, rules
@@ -63,7 +63,8 @@ def new_applicant(code):
                     id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
                     income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
                     single_child=form.single_child.data, all_daughters=form.all_daughters.data,
-                    dibao=form.dibao.data, wubao=form.wubao.data, votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
+                    dibao=form.dibao.data, wubao=form.wubao.data, latin_names=current_app.config["NAME_LATIN"],
+                    votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
                 audit.record(db, actor=current_user.username, role=current_user.role, action="household.create",
                              object_type="household", object_id=household_id, region_code=code,
                              after=household_snapshot(db, household_id), clock=clock.current())

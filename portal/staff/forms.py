@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField, SelectField,
@@ -12,7 +13,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from .. import rules
 from ..accounts import MIN_PASSWORD, ROLES
 from ..campaigns import BOTH_DIBAO_AND_WUBAO
-from ..privacy import id_number_problem
+from ..privacy import MAX_NAME, id_number_problem, name_problem, normalise_name
 
 
 def choices(pairs) -> list[SelectChoice]:
@@ -26,7 +27,8 @@ class CheckboxesField(SelectMultipleField):
 
 
 class EditApplicantForm(FlaskForm):
-    head_name = StringField("户主姓名", validators=[DataRequired("请填写户主姓名。"), Length(max=20)])
+    head_name = StringField("户主姓名（汉字；少数民族姓名各部分之间用“·”隔开）",
+                            validators=[DataRequired("请填写户主姓名。"), Length(max=MAX_NAME)])
     id_number = StringField("户主身份证号（可不填；只保存加密摘要和隐去中间的号码）", validators=[Optional(), Length(max=30)])
     size = IntegerField("家庭人口", validators=[InputRequired("请填写家庭人口。"), NumberRange(1, 30, "家庭人口应在 1 到 30 之间。")])
     group_code = SelectField("村民小组", choices=[], validate_choice=True)
@@ -44,6 +46,11 @@ class EditApplicantForm(FlaskForm):
 
     def validate_id_number(self, field):
         if field.data and (problem := id_number_problem(field.data)):
+            raise ValidationError(problem)
+
+    def validate_head_name(self, field):
+        field.data = normalise_name(field.data)
+        if problem := name_problem(field.data, current_app.config["NAME_LATIN"]):
             raise ValidationError(problem)
 
     def validate_votes(self, field):

@@ -45,7 +45,7 @@ def _upload_meta(token: str, code: str) -> dict:
 
 def _run(db, meta: dict, dry_run: bool):
     scope = Scope(meta["campaign_id"], meta["region_code"], current_user.username, current_user.role, id_key(),
-                  clock.current())
+                  clock.current(), current_app.config["NAME_LATIN"])
     return import_file(db, _folder() / meta["stored"], kind=meta["kind"], scope=scope, dry_run=dry_run,
                        filename=meta["filename"])
 
