@@ -6,6 +6,7 @@ console route by ``staff.staff_route``.
 
 from __future__ import annotations
 
+import datetime as dt
 import sys
 
 import click
@@ -13,17 +14,14 @@ import flask_login
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, session, url_for
-from flask_limiter.util import get_remote_address
-from limits import parse as parse_limit
 from flask.cli import with_appcontext
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from . import audit, clock
+from . import audit, clock, lockout
 from .db import get_db, write_transaction
 from .regions import get_region_row
-from .security import limiter
 
 bp = Blueprint("accounts", __name__, url_prefix="/staff")
 login_manager = flask_login.LoginManager()
@@ -204,39 +202,30 @@ class ChangePasswordForm(FlaskForm):
     repeat = PasswordField("再输一遍新密码", validators=[EqualTo("new", message="两次输入的新密码不一样。")])
 
 
-def password_attempt(username: str) -> None:
-    """Count one password attempt for this account name and this address *before* checking it, so
-    parallel guesses cannot slip past the limit; 429 once either limit is used up."""
-    account = parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"])
-    address = parse_limit(current_app.config["LOGIN_LIMIT_PER_ADDRESS"])
-    name = "login:" + username.strip().lower()
-    ok_account = limiter.limiter.hit(account, name)
-    ok_address = limiter.limiter.hit(address, "login-address:" + get_remote_address())
-    if not (ok_account and ok_address):
-        abort(429)
-
-
-def forget_attempts(username: str) -> None:
-    """A correct password clears the account's count (the address count keeps running)."""
-    limiter.limiter.clear(parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), "login:" + username.strip().lower())
-
-
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
     if form.validate_on_submit():
-        password_attempt(form.username.data)
-        row = verify_login(get_db(), form.username.data, form.password.data)
+        db = get_db()
+        attempt = lockout.attempt(form.username.data)
+        row = verify_login(db, form.username.data, form.password.data)
         if row:
-            forget_attempts(form.username.data)
+            failures, last = lockout.succeeded(db, attempt)
             session.clear()
             session.permanent = True
             session["login_at"] = int(clock.current().timestamp())
             flask_login.login_user(User(row))
+            if failures:
+                when = dt.datetime.fromisoformat(last).astimezone(clock.zone())
+                flash(f"自您上次登录以来，有人用您的账号输错密码 {failures} 次（最近一次在 "
+                      f"{when.month}月{when.day}日 {when:%H:%M}）。如果不是您本人，请修改密码，并告诉县扶贫办。")
             next_url = request.args.get("next", "")
             if not next_url.startswith("/staff") or next_url.startswith("//"):
                 next_url = url_for("staff.dashboard")
-            return redirect(next_url)
+            response = redirect(next_url)
+            lockout.remember_device(response, attempt)
+            return response
+        lockout.failed(db, attempt, clock.current())
         flash("用户名或密码不对。")
         return render_template("staff/login.html", form=form), 401
     return render_template("staff/login.html", form=form), 400 if form.errors else 200
@@ -260,10 +249,12 @@ def logout():
 def password():
     form = ChangePasswordForm()
     if form.validate_on_submit():
-        password_attempt(flask_login.current_user.username)
+        attempt = lockout.attempt(flask_login.current_user.username)
         try:
             change_password(get_db(), flask_login.current_user, form.old.data, form.new.data, clock=clock.current())
         except ValueError as error:
+            if verify_login(get_db(), flask_login.current_user.username, form.old.data) is None:
+                lockout.failed(get_db(), attempt, clock.current())
             form.old.errors.append(str(error))
         else:
             flask_login.logout_user()

@@ -526,3 +526,14 @@ def m0011_scope_flags(db: sqlite_utils.Database) -> None:
         where json_extract(scope, '$.dibao') is null;
         """
     )
+
+
+@migrations(name="0012_failed_logins")
+def m0012_failed_logins(db: sqlite_utils.Database) -> None:
+    """Wrong passwords since the owner's last login, so the next login can tell them (issue 17, item 4)."""
+    db.executescript(
+        """
+        alter table users add column failed_logins integer not null default 0;
+        alter table users add column last_failed_at text;
+        """
+    )

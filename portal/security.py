@@ -48,4 +48,4 @@ def init_app(app) -> None:
     @app.errorhandler(429)
     def too_many(error):
         return render_template("error.html", code=429,
-                               message="尝试次数太多，请过一会儿再试。"), 429
+                               message=getattr(error, "message", None) or "尝试次数太多，请过一会儿再试。"), 429

@@ -209,3 +209,55 @@ def test_secure_cookies_when_configured_for_https(tmp_path):
 def test_console_pages_are_never_cached(client, staff):
     login(client, "clerk")
     assert client.get("/staff/").headers["Cache-Control"] == "no-store"
+
+
+def _at(app, address):
+    """A browser at this address (its own cookies: device cookie and session)."""
+    client = app.test_client()
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def test_guessing_from_one_address_does_not_lock_the_owner_out_elsewhere(app, staff):
+    """Issue 17, item 4: before, 5 wrong passwords from anywhere refused the clerk everywhere."""
+    attacker = _at(app, "203.0.113.9")
+    for _ in range(5):
+        assert login(attacker, "clerk", "wrong password!").status_code == 401
+    assert login(attacker, "clerk").status_code == 429           # this place is held ...
+    assert login(_at(app, "10.1.1.1"), "clerk").status_code == 302   # ... the owner elsewhere is not
+
+
+def test_successful_logins_never_count_against_the_office_address(app, staff):
+    app.config["LOGIN_LIMIT_PER_ADDRESS"] = "5 per 15 minutes"
+    for _ in range(12):          # a township office behind one address: everyone logs in all day
+        for name in ("clerk", "reviewer", "admin"):
+            assert login(_at(app, "10.2.2.2"), name).status_code == 302
+
+
+def test_guessing_spread_over_many_addresses_is_bounded_but_the_owners_browser_works(app, db, staff):
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"] = "8 per day"
+    desk = _at(app, "10.3.3.3")
+    assert login(desk, "clerk").status_code == 302                   # the owner's browser, known
+    desk.post("/staff/logout")
+    codes = [login(_at(app, f"198.51.100.{i}"), "clerk", f"guess {i}").status_code for i in range(12)]
+    assert codes == [401] * 8 + [429] * 4                             # a botnet gets 8 guesses a day
+    paused = login(_at(app, "198.51.100.200"), "clerk")               # even the right one, from a new place
+    assert paused.status_code == 429 and "陌生电脑" in paused.get_data(as_text=True)
+    # At the owner's desk (the device cookie from the earlier login) the account still opens, and
+    # the owner is told what happened.
+    response = login(desk, "clerk")
+    assert response.status_code == 302
+    page = desk.get("/staff/").get_data(as_text=True)
+    assert "有人用您的账号输错密码 8 次" in page and "最近一次在 11月23日 10:00" in page
+    assert next(db.query("select failed_logins from users where username = 'clerk'"))["failed_logins"] == 0
+
+
+def test_a_forged_device_cookie_is_no_way_past_the_slow_limit(app, staff):
+    from portal.lockout import DEVICE_COOKIE
+
+    app.config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"] = "2 per day"
+    for i in range(2):
+        login(_at(app, f"198.51.100.{i}"), "clerk", "wrong password!")
+    forger = _at(app, "198.51.100.77")
+    forger.set_cookie(DEVICE_COOKIE, '{"id": "x", "accounts": ["clerk"]}', path="/staff")
+    assert login(forger, "clerk").status_code == 429
