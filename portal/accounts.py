@@ -19,7 +19,7 @@ from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
-from . import audit, clock, lockout
+from . import audit, clock, lockout, rules
 from .db import get_db, write_transaction
 from .regions import get_region_row
 
@@ -123,9 +123,17 @@ def get_user_row(db, username: str) -> dict | None:
     return next(db.query("select * from users where username = ?", [username.strip()]), None)
 
 
+class AccountError(ValueError):
+    """Why an account cannot be made as asked, in Chinese, with the form field it is about."""
+
+    def __init__(self, message: str, field: str):
+        super().__init__(message)
+        self.field = field
+
+
 def check_password_rules(password: str) -> None:
     if len(password) < MIN_PASSWORD:
-        raise ValueError(f"密码至少要 {MIN_PASSWORD} 位。")
+        raise AccountError(f"密码至少要 {MIN_PASSWORD} 位。", "password")
 
 
 def create_user(db, *, username: str, display_name: str, role: str, region_code: str, password: str,
@@ -133,18 +141,20 @@ def create_user(db, *, username: str, display_name: str, role: str, region_code:
     """Create a staff account (audited; the password is stored only as an argon2 hash)."""
     username = username.strip()
     if not username or len(username) > 40 or any(c.isspace() for c in username):
-        raise ValueError("用户名不能为空、不能有空格，最长 40 个字符。")
+        raise AccountError("用户名不能为空、不能有空格，最长 40 个字符。", "username")
     if role not in ROLES:
-        raise ValueError(f"未知角色：{role}（可选：{', '.join(ROLES)}）")
+        raise AccountError(f"未知角色：{role}（可选：{'、'.join(f'{k}（{v}）' for k, v in ROLES.items())}）", "role")
     region = get_region_row(db, region_code)
     if region is None:
-        raise ValueError(f"区划代码 {region_code} 不存在。")
+        raise AccountError(f"区划代码 {region_code} 不存在。", "region_code")
     if region["level"] not in ROLE_LEVELS[role]:
-        raise ValueError(f"{ROLES[role]}只能绑定到{'或'.join(ROLE_LEVELS[role])}一级的区划。")
+        levels = "或".join(rules.LEVEL_NAMES[lv] for lv in ROLE_LEVELS[role])
+        raise AccountError(f"{ROLES[role]}只能绑定到{levels}一级的区划；{region['name']}是"
+                           f"{rules.LEVEL_NAMES[region['level']]}一级。", "region_code")
     check_password_rules(password)
     with write_transaction(db):
         if get_user_row(db, username):
-            raise ValueError(f"用户名 {username} 已经有人用了。")
+            raise AccountError(f"用户名 {username} 已经有人用了。", "username")
         user_id = db["users"].insert({
             "username": username, "display_name": display_name.strip() or username, "role": role,
             "region_code": region_code, "password_hash": hasher.hash(password), "session_version": 1,

@@ -74,6 +74,41 @@ def first_broken_row(db, key: bytes | None = None) -> int | None:
     return None
 
 
+#: What staff read for each action and object type of the log (the stored names stay English).
+ACTION_NAMES = {
+    "campaign.create": "建立识别批次",
+    "complaint.assign": "安排调查",
+    "complaint.conclude": "办结举报",
+    "complaint.file": "收到网上举报",
+    "complaint.register": "登记电话或来信来访举报",
+    "household.create": "录入申请户",
+    "household.update": "修改申请户",
+    "list.add_omitted": "补录漏评农户",
+    "list.correct": "更正名单（取消一户资格，依次递补）",
+    "list.replace": "举报查实，取消一户资格并依次递补",
+    "list.photo": "上传张榜照片",
+    "list.publish": "发布公示名单",
+    "notice.create": "发布公告",
+    "quota.split": "下达或分解规模指标",
+    "user.create": "新建账号",
+    "user.deactivate": "停用账号",
+    "user.password": "修改密码",
+    "import.applicants": "导入申请户和得票",
+    "import.quotas": "导入规模指标",
+    "import.regions": "导入行政区划",
+}
+OBJECT_NAMES = {"campaign": "批次", "complaint": "举报", "household": "农户", "list": "名单", "notice": "公告",
+                "region": "区划", "user": "账号", "import": "导入文件"}
+
+
+def action_name(action: str) -> str:
+    return ACTION_NAMES.get(action, action)
+
+
+def object_name(object_type: str) -> str:
+    return OBJECT_NAMES.get(object_type, object_type)
+
+
 def entries_for(db, object_type: str, object_id) -> list[dict]:
     return list(db.query(
         "select * from audit_log where object_type = ? and object_id = ? order by id",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from flask import current_app
 
-from . import clock
+from . import audit, clock
 from .caching import static_url
 
 
@@ -61,6 +61,8 @@ def init_app(app) -> None:
     app.jinja_env.filters["cn_date"] = cn_date
     app.jinja_env.filters["cn_datetime"] = cn_datetime
     app.jinja_env.filters["short_hash"] = short_hash
+    app.jinja_env.filters["action_name"] = audit.action_name
+    app.jinja_env.filters["object_name"] = audit.object_name
     app.jinja_env.globals["static_url"] = static_url
     app.jinja_env.trim_blocks = True
     app.jinja_env.lstrip_blocks = True

@@ -306,7 +306,7 @@ def test_dashboard_shows_open_windows_and_quota_bars(admin):
 
 def test_audit_page_for_the_county_admin(admin):
     page = admin.get("/staff/audit").get_data(as_text=True)
-    assert "校验链完整" in page and "user.create" in page
+    assert "校验链完整" in page and "新建账号" in page and "user.create" not in page   # issue 17, item 5
 
 
 def test_a_list_published_late_in_the_day_starts_tomorrow(app, db, staff):

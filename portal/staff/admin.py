@@ -8,7 +8,7 @@ from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
 from .. import audit, clock, rules
-from ..accounts import ROLES, create_user
+from ..accounts import ROLES, AccountError, create_user
 from ..campaigns import create_campaign, get_quota, set_quota
 from ..db import get_db, write_transaction
 from ..regions import ancestors, get_region_row
@@ -44,8 +44,8 @@ def new_user():
             create_user(db, username=form.username.data, display_name=form.display_name.data, role=form.role.data,
                         region_code=form.region_code.data, password=form.password.data,
                         actor=current_user.username, actor_role=current_user.role, clock=clock.current())
-        except ValueError as error:
-            form.username.errors.append(str(error))
+        except AccountError as error:
+            form[error.field].errors.append(str(error))
         else:
             flash(f"已创建账号 {form.username.data}。请把初始密码当面告诉本人，并提醒登录后修改。")
             return redirect(url_for("staff.users"))

@@ -12,6 +12,7 @@ from wtforms import BooleanField, DateField, RadioField, SelectField, StringFiel
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import audit, clock, rules
+from ..accounts import ROLES
 from ..campaigns import id_key
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
@@ -72,6 +73,10 @@ def _case(complaint_id: int) -> dict:
         "where c.id = ?", [complaint_id]))
 
 
+#: How the case timeline names each event (complaint_events.kind), and what a file is.
+EVENT_NAMES = {"filed": "收到举报", "info_added": "举报人补充情况", "assigned": "安排调查", "concluded": "办结"}
+FILE_KINDS = {"image/jpeg": "照片", "image/png": "图片", "application/pdf": "PDF 文件"}
+
 #: Grounds about a listed household: only these can cost it its place (递补).
 HOUSEHOLD_GROUNDS = set(GROUNDS) - {"omission", "procedure", "other"}
 
@@ -97,7 +102,7 @@ def cases():
         "left join lists l on l.id = c.list_id where c.handler_region like ? "
         "order by c.status = 'concluded', c.due_on is null, c.due_on, c.id", [current_user.region_code + "%"]))
     return render_template("staff/cases.html", rows=rows, today=clock.today().isoformat(), grounds=GROUNDS,
-                           status=STATUS, channels=CHANNELS)
+                           status=STATUS, channel_names=CHANNELS)
 
 
 @staff_route("/complaints/<id:complaint_id>", permission="complaints.view", target="complaint")
@@ -110,7 +115,8 @@ def case(complaint_id):
     disqualified = c["household_id"] and next(db.query(
         "select 1 from disqualifications where household_id = ?", [c["household_id"]]), None)
     return render_template(
-        "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channels=CHANNELS,
+        "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channel_names=CHANNELS,
+        event_names=EVENT_NAMES, file_kinds=FILE_KINDS,
         events=list(db.query("select * from complaint_events where complaint_id = ? order by id", [complaint_id])),
         files=list(db.query("select * from complaint_files where complaint_id = ? order by id", [complaint_id])),
         assign=assign, conclude=_conclude_form(db, c), today=clock.today().isoformat(), handles=handles(c),
@@ -123,7 +129,7 @@ def _investigators(db, handler_region: str) -> list:
     """Staff who may investigate: investigators (and reviewers) whose area contains the case."""
     rows = db.query("select id, display_name, role, region_code from users where active = 1 and role in "
                     "('investigator', 'township_reviewer', 'county_admin') order by role, id")
-    return choices((r["id"], f"{r['display_name']}（{'调查员' if r['role'] == 'investigator' else '审核员'}）")
+    return choices((r["id"], f"{r['display_name']}（{ROLES[r['role']]}）")
                    for r in rows if handler_region.startswith(r["region_code"]))
 
 
