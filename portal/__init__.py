@@ -135,7 +135,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import (accounts, audit, backup, caching, complaints, db, demo, export_static, feeds, home, importer, lists,
+    from . import (accounts, audit, backup, caching, complaints, db, demo, export_static, feeds, home, importer, inputs, lists,
                    notices, regions, search, search_page, security, serving, staff, templating)
 
     db.init_app(app)
@@ -160,6 +160,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.cli.add_command(search.reindex_command)
     app.cli.add_command(search.indexer_command)
     app.cli.add_command(serving.serve_command)
+
+    inputs.init_app(app)     # after CSRF and the limiter: its check runs before theirs
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)

@@ -21,6 +21,7 @@ from wtforms.validators import DataRequired, EqualTo, Length
 
 from . import audit, clock, lockout, rules
 from .db import get_db, write_transaction
+from .inputs import parse_int
 from .regions import get_region_row
 
 bp = Blueprint("accounts", __name__, url_prefix="/staff")
@@ -112,10 +113,11 @@ def load_user(token: str):
     if int(clock.current().timestamp()) - session.get("login_at", 0) > int(current_app.config["SESSION_MAX_AGE"]):
         return None
     user_id, _, version = token.partition(":")
-    if not user_id.isdigit() or not version.isdigit():
+    user_id, version = parse_int(user_id), parse_int(version)
+    if user_id is None or version is None:
         return None
     row = next(get_db().query(
-        "select * from users where id = ? and session_version = ? and active = 1", [int(user_id), int(version)]), None)
+        "select * from users where id = ? and session_version = ? and active = 1", [user_id, version]), None)
     return User(row) if row else None
 
 

@@ -24,6 +24,7 @@ from . import audit, clock
 from .campaigns import id_key
 from .db import get_db, write_transaction
 from .evidence import EvidenceError, read_upload, store
+from .inputs import parse_int
 from .privacy import mask_name
 from .regions import ancestor_codes, get_region_row
 from .security import limiter
@@ -267,11 +268,11 @@ def _target_from_request(db):
     raw_version = request.values.get("v", "")
     if not raw_list:
         return None, None
-    if not raw_list.isdigit() or len(raw_list) > 12 or (raw_entry and (not raw_entry.isdigit() or len(raw_entry) > 6)) \
-            or (raw_version and (not raw_version.isdigit() or len(raw_version) > 6)):
-        abort(404)
+    list_id, entry_ref, version = parse_int(raw_list), parse_int(raw_entry), parse_int(raw_version)
+    if list_id is None or (raw_entry and entry_ref is None) or (raw_version and version is None):
+        abort(404)      # no list or row has such a number
     lst = next(db.query("select l.*, r.name as region_name from lists l join regions r on r.code = l.region_code "
-                        "where l.id = ?", [int(raw_list)]), None)
+                        "where l.id = ?", [list_id]), None)
     if lst is None:
         abort(404)
     entry = None
@@ -279,9 +280,9 @@ def _target_from_request(db):
         # Row numbers (序号) last across a list's versions, so a link made from an older version still
         # names the same household — unless it has left the list since: then say the list changed.
         entry = next(db.query("select household_id, head_name from list_entries where list_id = ? and version = ? "
-                              "and row_ref = ?", [lst["id"], lst["current_version"], int(raw_entry)]), None)
+                              "and row_ref = ?", [lst["id"], lst["current_version"], entry_ref]), None)
         if entry is None:
-            abort(409 if raw_version and int(raw_version) != lst["current_version"] else 404)
+            abort(409 if version is not None and version != lst["current_version"] else 404)
         entry["masked"] = mask_name(entry["head_name"], current_app.config["NAME_DISPLAY"])
     return lst, entry
 

@@ -30,6 +30,7 @@ from .clock import Clock
 from .campaigns import BOTH_DIBAO_AND_WUBAO, get_campaign, get_quota, set_quota
 from .db import write_transaction
 from .privacy import ID_CHECK, id_hasher, id_number_problem, mask_id, name_pattern, name_problem, normalise_name
+from .inputs import parse_int
 from .regions import add_region, get_region_row, level_of_code
 
 KINDS = ("regions", "quotas", "applicants")
@@ -76,6 +77,7 @@ YES = {"是", "√", "✓", "✔", "1", "y", "yes", "有"}
 NO = {"", "否", "×", "0", "n", "no", "无"}
 CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
 MAX_PROBLEMS = 500
+MAX_COUNT = 100_000_000         # the largest number (household size, votes, a quota) a cell may hold
 FLAG_VALUES = {**{v: 0 for v in NO}, **{v: 1 for v in YES}}     # exact spellings; others go through row()
 BATCH = 5000
 
@@ -683,10 +685,11 @@ class _Rows:
 
     def integer(self, number, row, field, minimum=0) -> int | None:
         value = self.cell(row, field)
-        try:
-            result = int(value)
-        except ValueError:
-            self.problem(number, field, value, "应填整数。" if value else "不能为空。")
+        result = parse_int(value, high=MAX_COUNT)
+        if result is None:
+            digits = value.isascii() and value.isdigit()
+            self.problem(number, field, value, f"数字太大（最多 {MAX_COUNT}）。" if digits else
+                         "应填整数（用 0-9 这十个数字）。" if value else "不能为空。")
             return None
         if result < minimum:
             self.problem(number, field, value, f"不能小于 {minimum}。")
@@ -1011,11 +1014,12 @@ class _ApplicantRows(_Rows):
                 self.problem(number, "id_number", mask_id(id_value),
                              f"与第 {first} 行是同一个身份证号：同一人不能登记两次（可能拆户或空挂户）。")
                 id_hash = None
-        size = int(size_text) if size_text.isdigit() else 0
+        size = int(size_text) if size_text.isascii() and size_text.isdigit() and len(size_text) < 7 else 0
         if size < 1:
             size = self.integer(number, row, "size", 1)
-        votes = int(votes_text) if votes_text.isdigit() else self.integer(number, row, "votes")
-        voters = int(voters_text) if voters_text.isdigit() else 0
+        votes = int(votes_text) if votes_text.isascii() and votes_text.isdigit() and len(votes_text) < 7 \
+            else self.integer(number, row, "votes")
+        voters = int(voters_text) if voters_text.isascii() and voters_text.isdigit() and len(voters_text) < 7 else 0
         if voters < 1:
             voters = self.integer(number, row, "voters_present", 1)
         if votes is not None and voters is not None and votes > voters:
@@ -1026,12 +1030,12 @@ class _ApplicantRows(_Rows):
             causes_json = self.parse_causes(number, causes_text)
         if not income_text:
             income = 0.0
-        elif income_text.isdigit() and len(income_text) < 16:
+        elif income_text.isascii() and income_text.isdigit() and len(income_text) < 16:
             income = float(income_text)
         else:
             try:
                 income = float(income_text.replace(",", ""))
-                if income < 0 or not math.isfinite(income):
+                if income < 0 or not math.isfinite(income) or not income_text.isascii():
                     raise ValueError
             except ValueError:
                 self.problem(number, "income", income_text, "人均纯收入应填不小于 0 的数字。")

@@ -402,6 +402,15 @@ _reader_lock = threading.Lock()
 _reader: dict = {}
 
 
+def _fresh(s) -> bool:
+    """Whether a kept searcher still shows the latest index (False too when it can no longer tell:
+    closed, or its files gone)."""
+    try:
+        return s.up_to_date()
+    except Exception:  # noqa: BLE001 - ReaderClosed, OSError ...: open a new one
+        return False
+
+
 @contextlib.contextmanager
 def _searcher():
     """A searcher on the current index, reopened (never ``refresh()``-ed: whoosh forks return stale
@@ -409,8 +418,9 @@ def _searcher():
     with _reader_lock:
         target = current_dir()
         s = _reader.get("searcher")
-        if s is not None and (_reader.get("dir") != target or not s.up_to_date()):
-            s.close()
+        if s is not None and (_reader.get("dir") != target or not _fresh(s)):
+            with contextlib.suppress(Exception):    # it may be closed already
+                s.close()
             s = None
         if s is None and target is not None:
             try:

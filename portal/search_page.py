@@ -12,6 +12,7 @@ from wtforms.validators import Length, Optional
 
 from . import clock, rules, search
 from .db import get_db
+from .inputs import parse_int
 from .regions import get_region_row
 from .staff.forms import choices
 
@@ -35,7 +36,8 @@ class SearchForm(FlaskForm):
 
 
 def _page_number(raw: str | None) -> int:
-    return int(raw) if raw and raw.isdigit() and 0 < int(raw) <= 1000 else 1
+    """The page asked for; a mangled one (from a link cut short, say) is the first page."""
+    return parse_int(raw, low=1, high=1000) or 1
 
 
 @bp.get("/search")

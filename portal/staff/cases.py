@@ -16,6 +16,7 @@ from ..accounts import ROLES
 from ..campaigns import id_key
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
+from ..inputs import parse_int
 from ..publishing import PublishError
 from ..rules import QuotaError
 from ..replacement import add_omitted, confirm, highest_list_carrying, omitted_candidates, propose
@@ -223,7 +224,7 @@ def replace(complaint_id):
     except PublishError as error:
         proposal, problem = None, str(error)
     if proposal and form.validate_on_submit():
-        expected = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isdigit())
+        expected = tuple(n for x in (form.expected.data or "").split(",") if (n := parse_int(x)) is not None)
         try:
             with write_transaction(db):
                 confirm(db, list_id=target["id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
@@ -313,15 +314,17 @@ def register():
     form.region.choices = jurisdiction_choices(db)
     problem = None
     if form.validate_on_submit():
-        list_id = int(form.list_id.data) if (form.list_id.data or "").isdigit() else None
+        list_id = parse_int((form.list_id.data or "").strip())
         lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]), None) \
             if list_id else None
         target = lst["region_code"] if lst else form.region.data
         entry = (form.entry.data or "").strip()
         household = next(db.query("select household_id from list_entries where list_id = ? and version = ? and "
-                                  "row_ref = ?", [list_id, lst["current_version"], int(entry)]), None) \
-            if lst and entry.isdigit() else None
-        if list_id and lst is None:
+                                  "row_ref = ?", [list_id, lst["current_version"], parse_int(entry)]), None) \
+            if lst and parse_int(entry) is not None else None
+        if form.list_id.data and list_id is None:
+            problem = "名单编号应是网址 /lists/ 后面的数字。"
+        elif list_id and lst is None:
             problem = "没有这个编号的名单。"
         elif entry and household is None:
             problem = "名单上没有这个序号。"

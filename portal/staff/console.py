@@ -11,6 +11,7 @@ from .. import clock, rules
 from ..accounts import PUBLISHER
 from ..campaigns import get_campaign, get_quota
 from ..db import get_db
+from ..inputs import parse_int
 from ..lists import lists_where
 from ..publishing import chain_check, lower_lists, lower_windows
 from ..regions import ancestors, get_region_row
@@ -35,9 +36,10 @@ def chosen_campaign(db, region_code: str) -> dict | None:
     """The campaign named by ?campaign=, else the county's latest; 404 for one of another county."""
     raw = request.args.get("campaign", "")
     if raw:
-        if not raw.isdigit():
-            abort(404)
-        campaign = get_campaign(db, int(raw))
+        campaign_id = parse_int(raw)
+        if campaign_id is None:
+            abort(404)      # no campaign has such a number
+        campaign = get_campaign(db, campaign_id)
         if campaign is None or campaign["county_code"] != region_code[:6]:
             abort(404)
         return campaign

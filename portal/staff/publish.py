@@ -10,6 +10,7 @@ from flask_login import current_user
 from .. import audit, clock, rules
 from ..campaigns import above_line, get_campaign, id_key, village_selection
 from ..db import get_db, write_transaction
+from ..inputs import parse_int
 from ..evidence import EvidenceError, read_upload, store
 from ..lists import list_context, qr_svg
 from ..publishing import PublishError, publish_list
@@ -103,7 +104,7 @@ def amend(list_id):
     if form.validate_on_submit():
         try:
             proposal = propose(db, list_id, form.household.data)
-            seen = tuple(int(x) for x in (form.expected.data or "").split(",") if x.isascii() and x.isdigit())
+            seen = tuple(n for x in (form.expected.data or "").split(",") if (n := parse_int(x)) is not None)
             if form.expected.data and "confirm" in request.form:
                 confirm(db, list_id=list_id, household_id=form.household.data, expected=seen, actor=current_user.username,
                         role=current_user.role, key=id_key(), today=clock.today(), start=form.start.data,
