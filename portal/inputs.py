@@ -50,9 +50,9 @@ class MalformedInput:
 def refuse_malformed():
     if request.environ.get(FLAG):
         abort(400)
-    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded":
-        if not _utf8(request.get_data(cache=True).decode("latin-1")):
-            abort(400)
+    if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded" \
+            and not _utf8(request.get_data(cache=True).decode("latin-1")):
+        abort(400)
 
 
 def init_app(app) -> None:

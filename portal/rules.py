@@ -104,7 +104,7 @@ class Scope:
             raise ValueError(f"unknown 低保 rule {self.dibao!r}")
 
     @classmethod
-    def of(cls, campaign: dict) -> "Scope":
+    def of(cls, campaign: dict) -> Scope:
         """The scope of a campaign row (``scope`` parsed from its JSON, ``income_line``)."""
         scope = campaign.get("scope") or {}
         dibao = scope.get("dibao")
@@ -250,7 +250,7 @@ class Window:
             raise ValueError("a window must end on or after its first day")
 
     @classmethod
-    def of_days(cls, start: dt.date, days: int) -> "Window":
+    def of_days(cls, start: dt.date, days: int) -> Window:
         if days < 1:
             raise ValueError("a window lasts at least one day")
         return cls(start, start + dt.timedelta(days=days - 1))

@@ -17,7 +17,7 @@ from portal.publishing import publish_list
 from portal.regions import add_region
 
 
-def HAN(n: int) -> str:  # noqa: N802  (names are Han characters: no ASCII digits)
+def HAN(n: int) -> str:
     return "".join("〇一二三四五六七八九"[int(d)] for d in str(n))
 
 NOW = "2026-11-23T10:00:00+08:00"

@@ -50,7 +50,7 @@ def test_every_console_page_reads_in_chinese(app, db, role, targets):  # noqa: F
         if method != "GET" or rule.endpoint.endswith(("case_file", "photo", "import_report")):
             continue
         response = client.get(build(app, rule, inside))
-        if response.status_code != 200 or not response.mimetype == "text/html":
+        if response.status_code != 200 or response.mimetype != "text/html":
             continue
         if words := english_words(visible_text(response.get_data(as_text=True))):
             found[rule.rule] = sorted(words)

@@ -10,7 +10,13 @@ import json
 import pytest
 
 from portal import rules
-from portal.campaigns import add_household, create_campaign, get_campaign, set_quota, village_selection
+from portal.campaigns import (
+    add_household,
+    create_campaign,
+    get_campaign,
+    set_quota,
+    village_selection,
+)
 from portal.db import connect, migrations
 from portal.importer import Scope as ImportScope
 from portal.importer import import_file
@@ -22,7 +28,7 @@ from portal.rules import Applicant, Scope
 from .conftest import CLOCK, ID_KEY, TODAY, disqualify, han, login
 
 VILLAGE_A = "430811100001"
-DAY = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
+DAY = lambda n: TODAY + dt.timedelta(days=n)
 
 
 # --- The rule, as plain values -------------------------------------------------------------------

@@ -10,7 +10,6 @@ from flask import url_for
 
 from portal.accounts import create_user
 from portal.campaigns import add_household
-
 from portal.rules import PUBLIC_CAUSES_NOTE
 
 from .conftest import CLOCK, ID_KEY, PASSWORD, login, set_now
@@ -220,7 +219,7 @@ def jpeg_with_gps() -> bytes:
 
 def test_board_photo_upload_sniffs_and_cleans(clerk, db, staff, app):
     url = f"/staff/lists/{staff['village_a']}/photos"
-    page = lambda: clerk.get(f"/staff/lists/{staff['village_a']}").get_data(as_text=True)  # noqa: E731
+    page = lambda: clerk.get(f"/staff/lists/{staff['village_a']}").get_data(as_text=True)
     fake = clerk.post(url, data={"photo": (io.BytesIO(b"MZ not a picture"), "board.jpg")},
                       content_type="multipart/form-data")
     assert fake.status_code == 303 and db["board_photos"].count == 0 and "只能上传 JPEG、PNG 照片" in page()
