@@ -111,6 +111,25 @@ def _instance_secret(instance: Path, name: str) -> str:
     raise RuntimeError(f"{path} is empty: delete it and start again")
 
 
+LOOPBACK = ["localhost", "127.0.0.1", "::1"]
+
+
+def trusted_hosts(config) -> list[str]:
+    """The Host headers the portal answers (issue 17, item 9); any other gets the 400 page, so a
+    forged Host can never reach a QR code, a feed link or a cached page. ``PORTAL_TRUSTED_HOSTS``
+    (comma-separated) if set; else the host of ``PORTAL_PUBLIC_URL``; and always loopback, where the
+    demo and the tests run. A deployment serving real names must set one of the two."""
+    configured = config.get("TRUSTED_HOSTS")
+    if isinstance(configured, str):
+        configured = [h.strip() for h in configured.split(",") if h.strip()]
+    hosts = list(configured or [])
+    if config.get("PUBLIC_URL"):
+        from urllib.parse import urlsplit
+
+        hosts.append(urlsplit(config["PUBLIC_URL"]).hostname)
+    return list(dict.fromkeys(h.lower() for h in [*hosts, *LOOPBACK]))
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal: defaults, then instance config.py, then PORTAL_* variables, then blueprints."""
     instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE")
@@ -123,6 +142,10 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.config.from_prefixed_env("PORTAL")
     if test_config:
         app.config.from_mapping(test_config)
+    # Checked by inputs.refuse_malformed (Flask's own TRUSTED_HOSTS check fails before its error
+    # page can be drawn).
+    app.config["PORTAL_HOSTS"] = trusted_hosts(app.config)
+    app.config["TRUSTED_HOSTS"] = None
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path), "secret_key")
     if not app.config.get("ID_HASH_KEY"):

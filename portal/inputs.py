@@ -5,14 +5,15 @@
   ``int()`` refuses them), of bounded length and value (SQLite integers are 64-bit);
 - ``MalformedInput`` (WSGI middleware) marks a request whose query string or path is not UTF-8
   once percent-decoded, and empties them so that nothing downstream trips over them; a
-  ``before_request`` hook answers it, and a urlencoded form body that is not UTF-8, with 400.
+  ``before_request`` hook answers it, a urlencoded form body that is not UTF-8, and a Host header
+  the portal does not serve (``PORTAL_HOSTS``, after any trusted proxy's X-Forwarded-Host), with 400.
 """
 
 from __future__ import annotations
 
 from urllib.parse import unquote_to_bytes
 
-from flask import abort, request
+from flask import abort, current_app, request
 
 MAX_ROWID = 2**63 - 1
 FLAG = "portal.malformed"
@@ -35,6 +36,14 @@ def _utf8(raw: str) -> bool:
     return True
 
 
+def host_name(host: str) -> str:
+    """A Host header's name without the port, lower-case; IPv6 addresses without their brackets."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else ""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
 class MalformedInput:
     def __init__(self, app):
         self.app = app
@@ -48,7 +57,7 @@ class MalformedInput:
 
 
 def refuse_malformed():
-    if request.environ.get(FLAG):
+    if request.environ.get(FLAG) or host_name(request.host) not in current_app.config["PORTAL_HOSTS"]:
         abort(400)
     if request.method == "POST" and request.mimetype == "application/x-www-form-urlencoded" \
             and not _utf8(request.get_data(cache=True).decode("latin-1")):
