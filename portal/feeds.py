@@ -7,13 +7,17 @@ from the published versions and the clock, so nothing extra is stored and a GUID
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 import uuid
 
+import nh3
 from feedgen.feed import FeedGenerator
 from flask import Blueprint, abort, current_app
 
 from . import clock
 from .db import get_db
+from .home import render_markdown
 from .lists import public_url
 from .regions import get_region
 
@@ -66,11 +70,26 @@ def list_events(region_code: str | None) -> list[dict]:
 
     for n in published_notices(region_code, limit=MAX_ITEMS):
         guid = uuid.uuid5(GUID_NAMESPACE, "notice/" + str(n["id"]))
+        content = feed_html(n["body"])
         events.append({"id": f"urn:uuid:{guid}",
                        "when": dt.datetime.fromisoformat(n["publish_at"]), "title": f"公告：{n['title']}",
-                       "text": n["body"][:200], "url": public_url("notices.notice", notice_id=n["id"])})
+                       "text": plain_summary(content), "html": content,
+                       "url": public_url("notices.notice", notice_id=n["id"])})
     events.sort(key=lambda e: (e["when"], e["id"]), reverse=True)
     return events[:MAX_ITEMS]
+
+
+def feed_html(markdown_text: str) -> str:
+    """A notice as feed readers show it (issue 17, item 10): the page's sanitised HTML, with links
+    made absolute (a reader has no page to resolve "/complaints/new" against)."""
+    base = public_url("home.index").rstrip("/")
+    return re.sub(r'(href|src)="/(?!/)', lambda m: f'{m.group(1)}="{base}/', str(render_markdown(markdown_text)))
+
+
+def plain_summary(content_html: str, limit: int = 200) -> str:
+    """The first ``limit`` characters of the text, without markup (the item's description)."""
+    text = " ".join(html.unescape(nh3.clean(content_html, tags=set())).split())
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def build_feed(region: dict | None, fmt: str) -> str:
@@ -96,7 +115,11 @@ def build_feed(region: dict | None, fmt: str) -> str:
         entry.guid(e["id"], permalink=False)
         entry.title(e["title"])
         entry.link(href=e["url"])
-        entry.description(e["text"] or e["title"])
+        if e.get("html"):       # a notice: its text as HTML, and a plain summary
+            entry.content(e["html"], type="CDATA" if fmt == "rss" else "html")
+            entry.description(e["text"], isSummary=True)
+        else:
+            entry.description(e["text"] or e["title"])
         entry.published(e["when"])
         entry.updated(e["when"])
     return (fg.rss_str(pretty=True) if fmt == "rss" else fg.atom_str(pretty=True)).decode()

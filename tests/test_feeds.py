@@ -104,3 +104,31 @@ def test_autodiscovery_and_subscribe_links(client, published):
     assert 'href="/feeds/all.rss"' in home
     lst = client.get(f"/lists/{published['village_a']}").get_data(as_text=True)
     assert 'href="/feeds/430811100001.rss">RSS</a>' in lst
+
+
+def test_a_notice_item_carries_readable_html_with_absolute_links(app, client, db, published):
+    """Issue 17, item 10: not raw markdown, not a relative link."""
+    import xml.etree.ElementTree as ET
+
+    from portal.notices import create_notice
+
+    from .conftest import CLOCK
+
+    with app.app_context():
+        create_notice(db, region_code="430811100", title="延长公示", body="公示延长 **7 天**。请[网上举报](/complaints/new)。"
+                      "<script>alert(1)</script>", publish_at="2026-11-22T09:00:00+08:00", actor="t",
+                      role="county_admin", clock=CLOCK)
+    atom = ET.fromstring(client.get("/feeds/430811100.atom").data)
+    ns = {"a": "http://www.w3.org/2005/Atom"}
+    entry = next(e for e in atom.findall("a:entry", ns) if "延长公示" in e.find("a:title", ns).text)
+    content = entry.find("a:content", ns)
+    assert content.get("type") == "html"
+    assert "<strong>7 天</strong>" in content.text and 'href="https://gongshi.example.cn/complaints/new"' in content.text
+    assert "**" not in content.text and "<script>" not in content.text
+    summary = entry.find("a:summary", ns).text
+    assert summary.startswith("公示延长 7 天。请网上举报。") and "<" not in summary and "**" not in summary
+    rss = client.get("/feeds/430811100.rss").get_data(as_text=True)
+    item = rss[rss.index("公告：延长公示"):]
+    item = item[:item.index("</item>")]
+    assert "<content:encoded><![CDATA[" in item and 'href="https://gongshi.example.cn/complaints/new"' in item
+    assert "<description>公示延长 7 天。请网上举报。" in item
