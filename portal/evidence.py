@@ -32,9 +32,63 @@ def read_upload(storage, *, allow_pdf: bool = True) -> tuple[bytes, str, str]:
     if kind is None or (kind[1] == "pdf" and not allow_pdf):
         raise EvidenceError("只能上传 JPEG、PNG 照片" + ("或 PDF 文件" if allow_pdf else "") + "（按文件内容判断，不看扩展名）。")
     content_type, ext = kind
-    if ext != "pdf":
-        data = reencode(data, ext)
+    data = clean_pdf(data) if ext == "pdf" else reencode(data, ext)
     return data, content_type, ext
+
+
+#: Names that make a PDF do something when opened or clicked, or carry other files inside
+#: (issue 17, item 7): scripts, launch and submit actions, embedded or attached files, rich media, forms.
+ACTIVE_PDF_KEYS = {"/JS", "/JavaScript", "/Launch", "/EmbeddedFile", "/EmbeddedFiles", "/FileAttachment",
+                   "/RichMedia", "/XFA", "/SubmitForm", "/ImportData", "/GoToE", "/GoToR", "/URI"}
+
+
+def _active(pdf, pikepdf) -> bool:
+    """Whether any dictionary reachable from the trailer — direct or indirect, every object of every
+    stored object too — names an active feature."""
+    stack, seen = [pdf.trailer, *pdf.objects], set()
+    while stack:
+        obj = stack.pop()
+        if not isinstance(obj, (pikepdf.Dictionary, pikepdf.Array, pikepdf.Stream)):
+            continue                        # numbers, strings, names: nothing inside
+        if obj.is_indirect:
+            if obj.objgen in seen:
+                continue
+            seen.add(obj.objgen)
+        if isinstance(obj, pikepdf.Stream):
+            obj = obj.stream_dict
+        if isinstance(obj, pikepdf.Dictionary):
+            names = set(obj.keys()) | {str(obj.get(k)) for k in ("/S", "/Subtype", "/Type") if k in obj}
+            if names & ACTIVE_PDF_KEYS:
+                return True
+            stack.extend(obj[k] for k in obj.keys())
+        elif isinstance(obj, pikepdf.Array):
+            stack.extend(obj)
+    return False
+
+
+def clean_pdf(data: bytes) -> bytes:
+    """Open a PDF with pikepdf (QPDF), refuse one that is damaged, locked, has no pages or holds
+    anything active, and write it out again: what is stored is what QPDF parsed, without bytes
+    appended after the document or objects it does not reference."""
+    import pikepdf
+
+    try:
+        with pikepdf.open(io.BytesIO(data)) as pdf:
+            if not len(pdf.pages):
+                raise EvidenceError("这不是真正的 PDF 文件（没有页面）。")
+            if _active(pdf, pikepdf):
+                raise EvidenceError("PDF 文件里带有脚本、动作、链接或附件，不能上传。请把它打印成新的 PDF，"
+                                    "或拍照上传。")
+            out = io.BytesIO()
+            pdf.save(out, linearize=False, object_stream_mode=pikepdf.ObjectStreamMode.preserve,
+                     fix_metadata_version=False, deterministic_id=True)
+    except EvidenceError:
+        raise
+    except pikepdf.PasswordError as error:
+        raise EvidenceError("PDF 文件设了密码，请去掉密码后再上传。") from error
+    except (pikepdf.PdfError, ValueError, RuntimeError) as error:
+        raise EvidenceError("PDF 文件已损坏，打不开。") from error
+    return out.getvalue()
 
 
 def reencode(data: bytes, ext: str) -> bytes:

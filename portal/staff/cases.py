@@ -304,7 +304,9 @@ def case_file(complaint_id, file_id):
     path = Path(current_app.config["EVIDENCE_DIR"]) / "complaints" / row["stored_name"]
     if not path.is_file():
         abort(404)
-    return send_file(path, mimetype=row["content_type"], max_age=0)
+    # Always a download with the type sniffed at upload: never rendered inside the portal's origin.
+    return send_file(path, mimetype=row["content_type"], max_age=0, as_attachment=True,
+                     download_name=f"举报{complaint_id}-证据{file_id}.{row['stored_name'].rsplit('.', 1)[-1]}")
 
 
 @staff_route("/complaints/new", permission="complaints.manage", methods=("GET", "POST"))

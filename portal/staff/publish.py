@@ -182,4 +182,5 @@ def photo(photo_id):
     path = Path(current_app.config["EVIDENCE_DIR"]) / "boards" / row["stored_name"]
     if not path.is_file():
         abort(404)
-    return send_file(path, mimetype=row["content_type"], max_age=0)
+    return send_file(path, mimetype=row["content_type"], max_age=0, as_attachment=True,
+                     download_name=f"张榜照片{photo_id}.{row['stored_name'].rsplit('.', 1)[-1]}")
