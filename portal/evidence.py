@@ -60,7 +60,7 @@ def _active(pdf, pikepdf) -> bool:
             names = set(obj.keys()) | {str(obj.get(k)) for k in ("/S", "/Subtype", "/Type") if k in obj}
             if names & ACTIVE_PDF_KEYS:
                 return True
-            stack.extend(obj[k] for k in obj.keys())
+            stack.extend(obj[k] for k in obj)
         elif isinstance(obj, pikepdf.Array):
             stack.extend(obj)
     return False
