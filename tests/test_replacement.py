@@ -2,6 +2,7 @@
 against a real SQLite file from many threads and processes."""
 
 import datetime as dt
+import json
 import multiprocessing
 import threading
 
@@ -69,7 +70,10 @@ def test_confirm_disqualifies_publishes_and_audits(db, village):
     assert db["disqualifications"].get(1)["ground"] == "家中有财政供养人员"
     assert h["李秀英"] not in [a.id for a in village_selection(db, village["campaign"], VILLAGE_A).selected]
     log = next(db.query("select * from audit_log where action = 'list.replace'"))
-    assert '"replacements": [' in log["after"] and p.unused == 0
+    after = json.loads(log["after"])
+    assert (log["actor"], log["role"], log["object_id"]) == ("reviewer", "township_reviewer", str(village["list_id"]))
+    assert after["replacements"] == [h["甲户主"], h["乙户主"]] and after["disqualified"] == h["李秀英"]
+    assert after["version"] == 2 and after["ground"] == "家中有财政供养人员" and after["unused"] == p.unused == 0
 
 
 def test_stale_proposal_or_missing_ground_writes_nothing(db, village):

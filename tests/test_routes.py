@@ -1,6 +1,7 @@
 """Every public route is exercised somewhere: a new route without a test here fails the suite."""
 
 import re
+from pathlib import Path
 
 from portal import create_app
 
@@ -37,6 +38,39 @@ def test_every_route_is_covered(tmp_path):
     # Staff routes are covered by the permission matrix in test_staff_matrix.py.
     rules = {r.rule for r in app.url_map.iter_rules() if not r.rule.startswith("/staff")}
     assert rules == set(COVERED), "add the new route's tests and list it here"
+
+
+def _pattern(rule: str) -> re.Pattern:
+    """A URL rule as the tests write its paths: literal parts, and for each variable a sample value
+    or an f-string field (``/lists/{published['village_a']}/print``)."""
+    field = r"(?:\{[^{}]+\}|[^/\"'?{}.]+)"
+    out, pos = "", 0
+    for m in re.finditer(r"<(?:(\w+)(?:\(([^)]*)\))?:)?(\w+)>", rule):
+        out += re.escape(rule[pos:m.start()])
+        converter, args = m.group(1), m.group(2)
+        if converter == "any":
+            out += "(?:" + "|".join(a.strip() for a in args.split(",")) + r"|\{[^{}]+\})"
+        elif converter == "path":
+            out += r"[^\"'?]+"
+        else:
+            out += field
+        pos = m.end()
+    out += re.escape(rule[pos:])
+    return re.compile(r"[\"']" + out + r"(?:[\"'?#]|\{)")
+
+
+def test_each_route_is_requested_by_the_test_module_named_for_it():
+    """The COVERED values are checked: the named module's source holds a path of that rule."""
+    here = Path(__file__).parent
+    missing = [rule for rule, module in COVERED.items()
+               if not _pattern(rule).search((here / f"{module}.py").read_text(encoding="utf-8"))]
+    assert not missing, f"no request of these rules in the module named for them: {missing}"
+
+
+def test_the_coverage_check_bites():
+    assert _pattern("/lists/<id:list_id>/print").search('client.get(f"/lists/{published[\'a\']}/print")')
+    assert not _pattern("/lists/<id:list_id>/print").search('client.get("/lists/1")')
+    assert _pattern("/feeds/<code>.<any(rss, atom):fmt>").search('get("/feeds/430811.atom")')
 
 
 def test_static_files_served(client):
