@@ -245,8 +245,12 @@ class FileComplaintForm(FlaskForm):
 
     def validate_anonymous(self, field):
         # Checked here, not on the name: an empty optional field skips its own inline validator.
+        typed = (self.name.data or "").strip() or (self.phone.data or "").strip()
         if not field.data and not (self.name.data or "").strip():
             raise ValidationError("实名反映请填写姓名，或勾选“匿名反映”。")
+        if field.data and typed:     # never drop what was typed without a word (issue 17, item 12)
+            raise ValidationError("您勾选了“匿名反映”，又填了姓名或电话：要实名反映，请取消勾选；"
+                                  "要匿名反映，请把姓名和电话清空。")
 
 
 class TrackForm(FlaskForm):

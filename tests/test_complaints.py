@@ -12,7 +12,7 @@ from portal.complaints import CODE_ALPHABET, code_hash, new_receipt_code, normal
 from .conftest import CLOCK, ID_KEY, NOW, NOW_AT, TODAY, clock_at, login, set_now
 from .test_staff import jpeg_with_gps
 
-CODE_RE = re.compile(r'<p class="receipt"><strong>([0-9A-Z-]+)</strong></p>')
+CODE_RE = re.compile(r'<p class="receipt"><strong>((?:<span class="group">[0-9A-Z]+</span>-?)+)</strong></p>')
 
 
 #: A day inside 双星村's village window (2026-11-13 to 11-19 in the ``published`` fixture).
@@ -28,7 +28,8 @@ def file_report(client, list_id, entry=None, **extra):
 
 
 def receipt(resp) -> str:
-    return CODE_RE.search(resp.get_data(as_text=True)).group(1)
+    """The code as the villager reads it: each group of four kept on one line (its own span)."""
+    return re.sub(r"<[^>]+>", "", CODE_RE.search(resp.get_data(as_text=True)).group(1))
 
 
 def test_receipt_codes_are_long_unambiguous_and_normalised():
@@ -531,3 +532,16 @@ def test_an_upheld_report_reaches_the_highest_list_carrying_the_household(app, d
     assert township["current_version"] == 2 and h["田玉梅"] not in entries and entries[h["宋海波"]] == "递补"
     assert db["lists"].get(staff["village_b"])["current_version"] == 1        # the village list is frozen ...
     assert "已在上一级名单上取消资格" in app.test_client().get(f"/lists/{staff['village_b']}").get_data(as_text=True)
+
+
+def test_a_name_typed_under_anonymous_is_not_silently_dropped(reporter, db, staff):
+    """Issue 17, item 12: 匿名反映 ticked (the default) with a name or phone typed is asked about."""
+    for typed in ({"name": "王五"}, {"phone": "13800000000"}):
+        resp = file_report(reporter, staff["village_a"], **typed)
+        assert resp.status_code == 400 and "您勾选了“匿名反映”，又填了姓名或电话" in resp.get_data(as_text=True)
+    assert db["complaints"].count == 0
+    resp = file_report(reporter, staff["village_a"], anonymous="", name="王五", phone="13800000000")
+    code = receipt(resp)
+    assert re.fullmatch(r"([0-9A-Z]{4}-){4}[0-9A-Z]{4}", code)
+    assert resp.get_data(as_text=True).count('<span class="group">') == 5
+    assert next(db.query("select reporter_name from complaints"))["reporter_name"] == "王五"

@@ -79,3 +79,22 @@ def test_second_start_does_not_load_again(demo_app, tmp_path):
     again = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "LOAD_DEMO": True, "NOW": NOW})
     with again.app_context():
         assert get_db()["lists"].count == 17
+
+
+def test_the_search_hints_work_on_the_demo(demo_app):
+    """Issue 17, item 12: a newcomer following 例如 张建国、建国、zhangjianguo finds 张建国 of 河口村."""
+    from portal import search
+
+    with demo_app.app_context():
+        search.rebuild()
+    client = demo_app.test_client()
+    for q in ("张建国", "zhangjianguo", "zjg 河口村"):
+        page = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+        assert "张*国" in page and "河口村" in page, q
+    assert "例如 张建国、建国" in client.get("/").get_data(as_text=True)
+
+
+def test_phone_numbers_are_tel_links_everywhere(demo_app):
+    page = demo_app.test_client().get("/").get_data(as_text=True)
+    footer = page[page.index("<footer"):]
+    assert 'href="tel:0744-5616963"' in footer and 'href="tel:12317"' in footer

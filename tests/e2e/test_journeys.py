@@ -109,3 +109,20 @@ def test_villager_types_their_own_name_and_finds_their_row_masked(live_server, o
     assert "/lists/8#p" in page.url
     row = page.locator("tr:target")
     assert masked in row.inner_text()
+
+
+def test_every_report_link_is_a_thumb_sized_target_that_can_be_reached(live_server, open_context, shots):
+    """Issue 17, item 12: at 360 px the 举报 link of a row (also one marked 递补) is at least 44×44 px,
+    and scrolling the table's own box brings it fully into view (nothing cuts it off)."""
+    page = open_context(javascript=False, viewport=PHONE).new_page()
+    page.goto(live_server + "/lists/8")
+    page.wait_for_load_state()
+    links = page.locator("table.entries a.report")
+    assert links.count() > 10
+    for i in (0, links.count() - 1):
+        link = links.nth(i)
+        link.scroll_into_view_if_needed()
+        box, wrap = link.bounding_box(), page.locator(".table-wrap").first.bounding_box()
+        assert box["width"] >= 44 and box["height"] >= 44, box
+        assert wrap["x"] - 1 <= box["x"] and box["x"] + box["width"] <= wrap["x"] + wrap["width"] + 1, (box, wrap)
+    page.screenshot(path=shots / "villager-report-links.png")
