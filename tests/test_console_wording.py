@@ -87,7 +87,7 @@ def test_case_timeline_and_audit_log_read_in_chinese(app, client, db, staff):
     login(client, "reviewer")
     page = visible_text(client.get(f"/staff/complaints/{cid}").get_data(as_text=True))
     assert "举报人：收到举报（网上举报）" in page and "filed" not in page
-    footer = page[page.rindex("对名单有异议"):]
+    footer = " ".join(page[page.rindex("对名单有异议"):].split())
     assert "电话 0744-5616963" in footer and "电话 ，" not in footer and "电话 。" not in footer
     client.post("/staff/logout")
     login(client, "admin")
