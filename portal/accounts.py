@@ -273,9 +273,10 @@ def password():
         attempt = lockout.attempt(flask_login.current_user.username)
         try:
             change_password(get_db(), flask_login.current_user, form.old.data, form.new.data, clock=clock.current())
-        except ValueError as error:
-            if verify_login(get_db(), flask_login.current_user.username, form.old.data) is None:
-                lockout.failed(get_db(), attempt, clock.current())
+        except AccountError as error:      # the new password breaks a rule
+            form.new.errors.append(str(error))
+        except ValueError as error:        # the old password is wrong: a failed attempt
+            lockout.failed(get_db(), attempt, clock.current())
             form.old.errors.append(str(error))
         else:
             flask_login.logout_user()

@@ -261,3 +261,14 @@ def test_a_forged_device_cookie_is_no_way_past_the_slow_limit(app, staff):
     forger = _at(app, "198.51.100.77")
     forger.set_cookie(DEVICE_COOKIE, '{"id": "x", "accounts": ["clerk"]}', path="/staff")
     assert login(forger, "clerk").status_code == 429
+
+
+def test_a_too_short_new_password_is_no_failed_attempt(app, db, staff):
+    client = app.test_client()
+    login(client, "clerk")
+    page = client.post("/staff/password", data={"old": PASSWORD, "new": "short", "repeat": "short"})
+    assert page.status_code == 400 and "至少要" in page.get_data(as_text=True)
+    assert next(db.query("select failed_logins from users where username = 'clerk'"))["failed_logins"] == 0
+    client.post("/staff/password", data={"old": "wrong old one!", "new": "another long secret",
+                                         "repeat": "another long secret"})
+    assert next(db.query("select failed_logins from users where username = 'clerk'"))["failed_logins"] == 1
