@@ -253,14 +253,15 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
 def _scope_marks(db, campaign: dict, entries: list[dict]) -> dict[int, str]:
     """The public note on each row a scope rule took rather than the vote (a 低保 household under
     "全部纳入"), on the first version of every level's list."""
-    scope = rules.Scope.of(campaign)
+    mark = rules.Scope.of(campaign).mark(rules.Applicant(id=0, size=0, votes=0, dibao=True))
+    if not mark:        # the campaign ranks 低保 households like anyone: no row needs a note
+        return {}
     ids = [e["id"] for e in entries]
     marks = {}
     for chunk in range(0, len(ids), 500):
         part = ids[chunk:chunk + 500]
         for r in db.query(f"select id from households where dibao = 1 and id in ({','.join('?' for _ in part)})", part):
-            if mark := scope.mark(rules.Applicant(id=r["id"], size=0, votes=0, dibao=True)):
-                marks[r["id"]] = mark
+            marks[r["id"]] = mark
     return marks
 
 

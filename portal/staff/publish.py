@@ -70,10 +70,10 @@ def publish(code):
 
 
 def _current_households(db, list_ids) -> list[int]:
-    """The households on the current versions of these lists."""
+    """The households on the current versions of these lists, list by list in row order."""
     return [r["household_id"] for list_id in list_ids for r in db.query(
         "select e.household_id from list_entries e join lists l on l.id = e.list_id and e.version = l.current_version "
-        "where l.id = ?", [list_id])]
+        "where l.id = ? order by e.position", [list_id])]
 
 
 @staff_route("/lists/<id:list_id>", permission="lists.view", target="list")
@@ -121,10 +121,7 @@ def amend(list_id):
 
 
 def _on_list(db, lst: dict) -> list[tuple[int, str]]:
-    ids = [r["household_id"] for r in db.query(
-        "select household_id from list_entries where list_id = ? and version = ? order by position",
-        [lst["id"], lst["version"]])]
-    return _labels(db, ids)
+    return _labels(db, _current_households(db, [lst["id"]]))
 
 
 def _labels(db, household_ids) -> list[tuple[int, str]]:
