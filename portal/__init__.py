@@ -31,6 +31,11 @@ DEFAULTS = {
     # Household heads' names are Han characters (· between the parts of names like 阿依古丽·买买提);
     # true also accepts Latin letters and single spaces (a county with foreign-born residents).
     "NAME_LATIN": False,
+    # What finds a household in /search (always its whole name, never part of it): full (characters,
+    # full pinyin or initials), characters (the characters only), off (lists and notices only).
+    "NAME_SEARCH": "full",
+    # Name lookups per address (each one could be a guess at the character a list hides).
+    "NAME_SEARCH_LIMIT_PER_ADDRESS": "30 per 10 minutes; 200 per day",
     # Complaint channels printed on every list and board (the demo county's, from document S0).
     "COMPLAINT_HOTLINE": "0744-5616963",
     "COMPLAINT_EMAIL": "zjjwzr@sina.com",
@@ -130,6 +135,17 @@ def trusted_hosts(config) -> list[str]:
     return list(dict.fromkeys(h.lower() for h in [*hosts, *LOOPBACK]))
 
 
+CHOICES = {"NAME_DISPLAY": ("mask", "surname", "full"), "NAME_SEARCH": ("full", "characters", "off")}
+
+
+def _check_choices(config) -> None:
+    """A setting with a fixed set of values refuses to start with any other (a typo in
+    ``PORTAL_NAME_DISPLAY`` must not show full names or crash the first list page)."""
+    for name, allowed in CHOICES.items():
+        if config.get(name) not in allowed:
+            raise RuntimeError(f"PORTAL_{name} must be one of {', '.join(allowed)}, not {config.get(name)!r}")
+
+
 def create_app(test_config: dict | None = None) -> Flask:
     """Build the portal: defaults, then instance config.py, then PORTAL_* variables, then blueprints."""
     instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("PORTAL_INSTANCE")
@@ -144,6 +160,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_mapping(test_config)
     # Checked by inputs.refuse_malformed (Flask's own TRUSTED_HOSTS check fails before its error
     # page can be drawn).
+    _check_choices(app.config)
     app.config["PORTAL_HOSTS"] = trusted_hosts(app.config)
     app.config["TRUSTED_HOSTS"] = None
     if not app.config.get("SECRET_KEY"):

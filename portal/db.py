@@ -537,3 +537,12 @@ def m0012_failed_logins(db: sqlite_utils.Database) -> None:
         alter table users add column last_failed_at text;
         """
     )
+
+
+@migrations(name="0013_whole_name_keys")
+def m0013_whole_name_keys(db: sqlite_utils.Database) -> None:
+    """Name keys for the whole name only (issue 17, item 8): drop the suffix keys of 0006, with which
+    张建 found 张建国 and gave away the character the list hides."""
+    from . import search
+
+    search.rebuild_keys(db)

@@ -14,7 +14,7 @@ NAME_POLICIES = ("mask", "surname", "full")
 
 # Two-character compound surnames, so that 欧阳*明 keeps the whole surname.
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门".split()
+    "欧阳 司马 上官 诸葛 东方 皇甫 尉迟 公孙 慕容 长孙 宇文 司徒 夏侯 令狐 端木 独孤 南宫 西门 万俟".split()
 )
 
 

@@ -441,6 +441,7 @@ class Results:
     pages: int
     names_total: int = 0
     too_many_names: bool = False
+    names_refused: bool = False         # the address used up its name lookups
     index_ok: bool = True
     problem: str = ""
 
@@ -464,48 +465,67 @@ def _state_days(state: str | None, today: dt.date) -> tuple[str, list]:
             "closed": ("v.window_end < ?", [t])}.get(state or "", ("1", []))
 
 
-def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
-    """Entries of current list versions whose household matches every word: by its name, or by a
-    place on its village's path (张建国 双星村, zjg sxc)."""
+def _in_places(column: str) -> str:
+    """SQL: ``column`` (a village code) lies in one of the regions whose codes are the JSON array ``?``."""
+    return f"exists (select 1 from json_each(?) p where {column} >= p.value and {column} < p.value || ':')"
+
+
+def _name_words(words: list[str], spelling: str) -> list[str]:
+    """The query words that could be a whole name under ``NAME_SEARCH`` (``full``: characters, full
+    pinyin or initials; ``characters``: characters only; ``off``: none)."""
+    if spelling == "off":
+        return []
+    return [w for w in words if pinyin.is_han(w) or (spelling == "full" and w.isalpha() and len(w) >= 2)]
+
+
+def _name_hits(db, words: list[str], filters: dict, may_look_up) -> tuple[list[dict], bool, bool]:
+    """Entries of current list versions whose household's *whole* name is one of the words (张建国,
+    zhangjianguo, zjg), every other word naming a place on its village's path (张建国 双星村, zjg sxc)
+    or its name again. A fragment (建国, zhangj) finds no one, so the character a list hides cannot be
+    found by trying common ones; ``may_look_up()`` is asked (and counts one lookup against the
+    address's limit) before any name is looked up. Returns (hits, too many to list, refused)."""
     words = [w for w in words if not (w.isdigit() or (w.isascii() and len(w) < 2))]  # too short for a name
-    counts = {w: db.execute("select count(*) from (select 1 from search_names where key >= ? and key < ? limit ?)",
-                            [*_range(w), SCAN_LIMIT + 1]).fetchone()[0] for w in words}
-    name_words = [w for w in words if counts[w]]
-    if not name_words:
-        return [], False
+    candidates = _name_words(words, current_app.config["NAME_SEARCH"])
+    if not candidates:
+        return [], False, False
     places = {w: {r[0] for r in db.execute("select code from search_places where key >= ? and key < ?", _range(w))}
               for w in words}
-    if any(not counts[w] and not places[w] for w in words):
-        return [], False
-    # Scan the households of the word with the fewest: those whose name it matches, and, when the
-    # word also names places (sxc: someone's initials, or 双星村), those living there.
-    within = "village_code >= ?1 and village_code < ?1 || ':'"
+    # A query of place words only (双星村, sxc) is not counted against the limit: it is looking for places.
+    if not all(places[w] for w in words) and not may_look_up():
+        return [], False, True
+    counts = {w: db.execute("select count(*) from (select 1 from search_names where key = ? limit ?)",
+                            [w, SCAN_LIMIT + 1]).fetchone()[0] for w in candidates}
+    name_words = [w for w in candidates if counts[w]]
+    if not name_words or any(not counts.get(w) and not places[w] for w in words):
+        return [], False, False
+    select = """select k.household_id, h.head_name, h.village_code from search_names k
+                join households h on h.id = k.household_id where k.key = ?"""
+    found, too_many = set(), False
+    for w in name_words:                    # w as the name, every other word as a place or the name
+        others = [u for u in words if u != w]
+        if counts[w] <= SCAN_LIMIT:
+            rows = db.execute(select, [w])
+        else:                               # a common set of initials: only within a place named too
+            narrow = next((u for u in others if 0 < len(places[u]) <= MAX_PLACES), None)
+            if narrow is None:
+                too_many = True
+                continue
+            rows = db.execute(f"{select} and {_in_places('h.village_code')} limit ?",
+                              [w, json.dumps(sorted(places[narrow])), SCAN_LIMIT + 1]).fetchall()
+            if len(rows) > SCAN_LIMIT:
+                too_many = True
+                continue
+        for household_id, name, village in rows:
+            keys, path = pinyin.name_keys(name), {village[:6], village[:9], village}
+            if all(u in keys or path & places[u] for u in others):
+                found.add(household_id)
+    if len(found) > MAX_NAME_MATCHES:
+        return [], True, False
+    return _entries(db, sorted(found), filters), too_many and not found, False
 
-    if len(words) == 1:       # one word must match the name itself
-        size = {words[0]: counts[words[0]]}
-    else:
-        size = {w: counts[w] + sum(db.execute("select count(*) from households where " + within, [c]).fetchone()[0]
-                                    for c in places[w])
-                for w in words if len(places[w]) <= MAX_PLACES}
-    if not size:
-        return [], True
-    driver = min(size, key=size.get)
-    if size[driver] > SCAN_LIMIT:
-        return [], True
-    candidates = set(db.execute("""select k.household_id, h.head_name, h.village_code from search_names k
-                                   join households h on h.id = k.household_id where k.key >= ? and k.key < ?""",
-                                _range(driver)))
-    for code in places[driver] if len(words) > 1 else ():
-        candidates.update(db.execute("select id, head_name, village_code from households where " + within, [code]))
-    households = []
-    for household_id, name, village in sorted(candidates):
-        path = {village[:6], village[:9], village}
-        keys = pinyin.name_keys(name)
-        by_name = [pinyin.matches(w, keys) for w in words]
-        if any(by_name) and all(n or path & places[w] for n, w in zip(by_name, words)):
-            households.append(household_id)
-    if len(households) > MAX_NAME_MATCHES:
-        return [], True
+
+def _entries(db, households: list[int], filters: dict) -> list[dict]:
+    """The rows of current list versions that hold these households, masked as on the list page."""
     state_sql, state_params = _state_days(filters.get("state"), clock.today())
     rows = db.query(f"""
         select e.list_id, e.position, coalesce(e.row_ref, e.position) as row_ref, e.head_name, e.village_code,
@@ -523,17 +543,12 @@ def _name_hits(db, words: list[str], filters: dict) -> tuple[list[dict], bool]:
               filters.get("kind") or "", filters.get("kind") or "", filters.get("region") or "",
               filters.get("region") or "", *state_params])
     policy = current_app.config["NAME_DISPLAY"]
-    hits = []
-    for r in rows:
-        hits.append({"type": "entry", "list_id": r["list_id"], "position": r["row_ref"],
-                     "name": mask_name(r["head_name"], policy), "village": r["village_name"],
-                     "village_code": r["village_code"],
-                     "group": r["group_name"], "title": r["title"], "level": r["level"],
-                     "window": rules.Window(dt.date.fromisoformat(r["window_start"]),
-                                            dt.date.fromisoformat(r["window_end"])),
-                     "fit": sum(pinyin.closeness(w, r["head_name"]) for w in name_words)})
-    hits.sort(key=lambda h: h["fit"])     # stable: the SQL order within equal fits
-    return hits, False
+    return [{"type": "entry", "list_id": r["list_id"], "position": r["row_ref"],
+             "name": mask_name(r["head_name"], policy), "village": r["village_name"],
+             "village_code": r["village_code"], "group": r["group_name"], "title": r["title"],
+             "level": r["level"],
+             "window": rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"]))}
+            for r in rows]
 
 
 def _doc_query(words: list[str]):
@@ -581,8 +596,9 @@ def _doc_filter(filters: dict, today: dt.date):
 
 
 def search(q: str, *, region: str = "", level: str = "", kind: str = "", state: str = "", page: int = 1,
-           per_page: int = PER_PAGE) -> Results:
-    """Households on published lists first, then lists, notices and pages, ``per_page`` at a time."""
+           per_page: int = PER_PAGE, may_look_up_names=lambda: True) -> Results:
+    """Households on published lists first, then lists, notices and pages, ``per_page`` at a time.
+    ``may_look_up_names`` is called once, only when a word could be a name (the page's rate limit)."""
     q = (q or "").strip()
     if len(q) > MAX_QUERY:
         return Results(q, [], [], 0, 1, 0, problem=f"搜索内容太长了，请不要超过 {MAX_QUERY} 个字。")
@@ -591,7 +607,7 @@ def search(q: str, *, region: str = "", level: str = "", kind: str = "", state: 
         problem = "请输入要找的姓名、村名或拼音。" if not q else "请输入汉字、拼音或数字。"
         return Results(q, [], [], 0, 1, 0, problem=problem)
     filters = {"region": region, "level": level, "kind": kind, "state": state}
-    names, too_many = _name_hits(get_db(), ws, filters)
+    names, too_many, refused = _name_hits(get_db(), ws, filters, may_look_up_names)
     start = (page - 1) * per_page
     hits = names[start:start + per_page]
     docs_total, index_ok = 0, True
@@ -608,7 +624,7 @@ def search(q: str, *, region: str = "", level: str = "", kind: str = "", state: 
                     hits.append(_doc_hit(dict(hit), ws))
     total = len(names) + docs_total
     return Results(q, ws, hits, total, page, max(1, -(-total // per_page)), names_total=len(names),
-                   too_many_names=too_many, index_ok=index_ok)
+                   too_many_names=too_many, names_refused=refused, index_ok=index_ok)
 
 
 def _doc_hit(stored: dict, ws: list[str]) -> dict:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 
-from flask import Blueprint, render_template, request
+from flask import Blueprint, current_app, render_template, request
+from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
+from limits import parse_many
 from wtforms import SearchField, SelectField
 from wtforms.validators import Length, Optional
 
@@ -14,6 +16,7 @@ from . import clock, rules, search
 from .db import get_db
 from .inputs import parse_int
 from .regions import get_region_row
+from .security import limiter
 from .staff.forms import choices
 
 bp = Blueprint("search", __name__)
@@ -40,6 +43,15 @@ def _page_number(raw: str | None) -> int:
     return parse_int(raw, low=1, high=1000) or 1
 
 
+def _may_look_up_names() -> bool:
+    """Count one name lookup against this address; False once a limit is used up (each lookup could
+    be a guess at the character a list hides)."""
+    key = "name-search:" + get_remote_address()
+    limits = parse_many(current_app.config["NAME_SEARCH_LIMIT_PER_ADDRESS"])
+    counted = [limiter.limiter.hit(limit, key) for limit in limits]     # every limit counts this one
+    return all(counted)
+
+
 @bp.get("/search")
 def search_page():
     form = SearchForm(request.args)
@@ -50,6 +62,8 @@ def search_page():
         choice = {name: value if (value := request.args.get(name, "")) in allowed else ""
                   for name, allowed in ALLOWED.items()}
         results = search.search(request.args.get("q", ""), region=region["code"] if region else "",
-                                page=_page_number(request.args.get("page")), **choice)
-    return render_template("search.html", form=form, region=region, results=results, today=clock.today(),
+                                page=_page_number(request.args.get("page")),
+                                may_look_up_names=_may_look_up_names, **choice)
+    page = render_template("search.html", form=form, region=region, results=results, today=clock.today(),
                            states=STATES)
+    return page, 429 if results is not None and results.names_refused else 200

@@ -1,5 +1,7 @@
 """The demo county loads on first start with lists in every state relative to today."""
 
+import re
+
 import pytest
 
 from portal import create_app, rules
@@ -82,16 +84,24 @@ def test_second_start_does_not_load_again(demo_app, tmp_path):
 
 
 def test_the_search_hints_work_on_the_demo(demo_app):
-    """Issue 17, item 12: a newcomer following 例如 张建国、建国、zhangjianguo finds 张建国 of 河口村."""
+    """Issue 17, items 8 and 12: every example the hints give finds what they promise on the demo:
+    张建国 of 河口村 by his whole name (characters, pinyin, initials, with the village), 双星村's lists by
+    its name or initials."""
     from portal import search
 
     with demo_app.app_context():
         search.rebuild()
     client = demo_app.test_client()
-    for q in ("张建国", "zhangjianguo", "zjg 河口村"):
+    hints = client.get("/").get_data(as_text=True) + client.get("/search").get_data(as_text=True)
+    for q in ("张建国", "zhangjianguo", "zjg", "张建国 河口村", "双星村", "sxc"):
+        assert q in hints, q
+    for q in ("张建国", "zhangjianguo", "zjg", "张建国 河口村"):
         page = client.get("/search", query_string={"q": q}).get_data(as_text=True)
         assert "张*国" in page and "河口村" in page, q
-    assert "例如 张建国、建国" in client.get("/").get_data(as_text=True)
+    for q in ("双星村", "sxc"):
+        page = client.get("/search", query_string={"q": q}).get_data(as_text=True)
+        assert re.search(r"<a href=\"/lists/\d+\">(<mark>)?双星村(</mark>)?[^<]*公示名单", page), q
+    assert "张*国" not in client.get("/search", query_string={"q": "建国"}).get_data(as_text=True)
 
 
 def test_phone_numbers_are_tel_links_everywhere(demo_app):
