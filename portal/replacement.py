@@ -162,3 +162,33 @@ def add_omitted(db, *, list_id: int, household_id: int, use_reserve: bool, actor
                      after={"household_id": household_id, "use_reserve": use_reserve, "version": version,
                             "complaint_id": complaint_id})
     return version
+
+
+# --- What an upheld report still needs ------------------------------------------------------------
+
+#: Report grounds not about a listed household: only the others can cost a household its place.
+NOT_ABOUT_A_HOUSEHOLD = frozenset({"omission", "procedure", "other"})
+
+
+def awaits_action(c: dict, disqualified: bool = False) -> str | None:
+    """What an upheld case still needs from the staff who may change the list: "replace" (the
+    household loses its place, 依次递补), "omission" (补录 the household left out), or None."""
+    if c["outcome"] != "upheld" or not c["list_id"] or not c["household_id"] or c["resolved_household_id"]:
+        return None
+    if c["ground"] == "omission":
+        return "omission"
+    return "replace" if c["ground"] not in NOT_ABOUT_A_HOUSEHOLD and not disqualified else None
+
+
+def awaiting_in(db, region_code: str) -> list[dict]:
+    """Upheld cases in an area whose 递补 or 补录 is not confirmed yet (the dashboard's to-do)."""
+    rows = db.query("""select c.*, l.title as list_title, h.head_name as household_name,
+                              exists (select 1 from disqualifications d where d.household_id = c.household_id)
+                                  as disqualified
+                       from complaints c left join lists l on l.id = c.list_id
+                       left join households h on h.id = c.household_id
+                       where c.handler_region like ? and c.status = 'concluded' and c.outcome = 'upheld'
+                         and c.resolved_household_id is null and c.household_id is not null
+                         and c.list_id is not null
+                       order by c.concluded_at, c.id""", [region_code + "%"])
+    return [{**r, "action": action} for r in rows if (action := awaits_action(r, bool(r["disqualified"])))]

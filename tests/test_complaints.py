@@ -168,8 +168,14 @@ def test_staff_assign_conclude_and_the_public_sees_the_reply(app, reporter, db, 
     page = clerk.get(f"/staff/complaints/{cid}").get_data(as_text=True)
     investigator = next(db.query("select id from users where username = 'investigator'"))["id"]
     assert "调查员" in page
+    past = clerk.post(f"/staff/complaints/{cid}/assign", data={"investigator": investigator, "due_on": "2026-11-20"},
+                      follow_redirects=True)
+    assert "办结期限不能早于今天" in past.get_data(as_text=True)
+    assert next(db.query("select status from complaints"))["status"] == "received"
     assert clerk.post(f"/staff/complaints/{cid}/assign", data={"investigator": investigator,
-                                                               "due_on": "2026-11-20"}).status_code == 303
+                                                               "due_on": "2026-11-25"}).status_code == 303
+    set_now(app, "2026-11-26T10:00:00+08:00")
+    login(clerk, "clerk")                           # three days on: the session has ended
     assert "已超期" in clerk.get("/staff/complaints").get_data(as_text=True)
     assert "已超过办结期限" in clerk.get("/staff/").get_data(as_text=True)
     inv = app.test_client()
@@ -545,3 +551,88 @@ def test_a_name_typed_under_anonymous_is_not_silently_dropped(reporter, db, staf
     assert re.fullmatch(r"([0-9A-Z]{4}-){4}[0-9A-Z]{4}", code)
     assert resp.get_data(as_text=True).count('<span class="group">') == 5
     assert next(db.query("select reporter_name from complaints"))["reporter_name"] == "王五"
+
+
+# --- Issue 17, item 11: who acts next, and deadlines in working days ----------------------------
+
+
+def test_after_an_upheld_conclusion_the_investigator_is_told_who_confirms_and_they_see_it(app, reporter, db, staff):
+    set_now(app, IN_VILLAGE_WINDOW)       # a village case: filed while 双星村's list is open
+    file_report(reporter, staff["village_a"], entry=1)
+    set_now(app, NOW)
+    cid = next(db.query("select id from complaints"))["id"]
+    investigator = next(db.query("select id from users where username = 'investigator'"))["id"]
+    clerk, inv, rev = app.test_client(), app.test_client(), app.test_client()
+    for client, name in ((clerk, "clerk"), (inv, "investigator"), (rev, "reviewer")):
+        login(client, name)
+    clerk.post(f"/staff/complaints/{cid}/assign", data={"investigator": investigator, "due_on": "2026-11-30"})
+    assert "等待您确认" not in rev.get("/staff/").get_data(as_text=True)
+    done = inv.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "有车",
+                                                               "public_reply": "经核实，该户有车辆。"},
+                    follow_redirects=True).get_data(as_text=True)
+    # The investigator may not change the list: told who does, nearest first, and given no link.
+    assert "下一步由 clerk（村委会文书）、reviewer（乡镇审核员）、admin（县扶贫办） 确认递补" in done
+    assert "请在本页确认递补或补录" not in done and f"/staff/complaints/{cid}/replace" not in done
+    page = inv.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert "这一步由 clerk（村委会文书）、reviewer（乡镇审核员）、admin（县扶贫办） 办理" in page
+    # ... and their dashboards say so, with a link to the case, which has the button.
+    for client in (clerk, rev):
+        board = client.get("/staff/").get_data(as_text=True)
+        assert "1 件举报已查实，等待您确认" in board and f'href="/staff/complaints/{cid}">第 {cid} 件</a>' in board
+        assert f"/staff/complaints/{cid}/replace" in client.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert "等待您确认" not in inv.get("/staff/").get_data(as_text=True)
+    page = rev.get(f"/staff/complaints/{cid}/replace").get_data(as_text=True)
+    expected = re.search(r'name="expected"[^>]*value="([^"]*)"', page)
+    resp = rev.post(f"/staff/complaints/{cid}/replace",
+                    data={"expected": expected.group(1) if expected else "", "start": "2026-11-24"})
+    assert resp.status_code == 302
+    assert "等待您确认" not in rev.get("/staff/").get_data(as_text=True)
+
+
+def test_the_reviewer_who_concludes_is_sent_to_the_replacement_on_the_same_page(app, reporter, db, staff):
+    file_report(reporter, staff["village_a"], entry=1)
+    cid = next(db.query("select id from complaints"))["id"]
+    db.execute("update complaints set handler_region = '430811100' where id = ?", [cid])    # the township's case
+    rev = app.test_client()
+    login(rev, "reviewer")
+    done = rev.post(f"/staff/complaints/{cid}/conclude", data={"outcome": "upheld", "findings": "有车",
+                                                               "public_reply": "经核实，该户有车辆。"},
+                    follow_redirects=True).get_data(as_text=True)
+    assert "举报查实，请在本页确认递补" in done and f"/staff/complaints/{cid}/replace" in done
+
+
+def test_the_due_date_is_counted_in_working_days_with_holidays_and_make_up_days(app, db, staff, monkeypatch):
+    from portal import workdays
+
+    set_now(app, IN_VILLAGE_WINDOW)
+    file_report(app.test_client(), staff["village_a"], entry=1)
+    cid = next(db.query("select id from complaints"))["id"]
+    clerk = app.test_client()
+    login(clerk, "clerk")
+    # 2026: 1–7 October off, Saturday 10 October worked (调休). Five working days after 29 September:
+    # 30 Sep, 8 Oct, 9 Oct, 10 Oct (Saturday), 12 Oct.
+    set_now(app, "2026-09-29T10:00:00+08:00")
+    login(clerk, "clerk")
+    page = clerk.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert 'value="2026-10-12"' in page and "不算周末和法定节假日" in page
+    # A year whose schedule the package does not know yet: Monday to Friday, and the page says so.
+    monkeypatch.setattr(workdays, "is_working_day", lambda day: None)
+    set_now(app, "2026-12-24T10:00:00+08:00")                          # a Thursday
+    login(clerk, "clerk")
+    page = clerk.get(f"/staff/complaints/{cid}").get_data(as_text=True)
+    assert 'value="2026-12-31"' in page and "2026 年的节假日安排还没有收录" in page
+
+
+def test_working_days_fall_back_to_monday_to_friday_beyond_the_known_years():
+    from portal.workdays import add_working_days, is_working_day
+
+    assert is_working_day(dt.date(2099, 1, 1)) is None
+    assert add_working_days(dt.date(2099, 12, 24), 5) == (dt.date(2099, 12, 31), False)   # Thu → next Thu
+    assert add_working_days(dt.date(2026, 2, 13), 5) == (dt.date(2026, 2, 27), True)      # over 春节
+
+
+def test_the_receipt_promises_the_configured_working_days(app, reporter, staff):
+    app.config["COMPLAINT_DUE_DAYS"] = 7
+    page = file_report(reporter, staff["village_a"], entry=1).get_data(as_text=True)
+    assert "一般在 7 个工作日内办结（不算周末和法定节假日）" in page
+

@@ -3,24 +3,25 @@ outcome and a public reply, confirm the 依次递补 replacement, register repor
 
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
 from flask_login import current_user
-from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField, ValidationError
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
 from .. import audit, clock, rules
-from ..accounts import ROLES
+from ..accounts import ROLE_PERMISSIONS, ROLES
 from ..campaigns import id_key
 from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
 from ..db import get_db, write_transaction
 from ..inputs import parse_int
 from ..publishing import PublishError
 from ..rules import QuotaError
-from ..replacement import add_omitted, confirm, highest_list_carrying, omitted_candidates, propose
-from ..regions import get_region_row
+from ..replacement import (NOT_ABOUT_A_HOUSEHOLD, add_omitted, awaits_action, confirm, highest_list_carrying,
+                           omitted_candidates, propose)
+from ..regions import ancestor_codes, get_region_row
+from ..workdays import add_working_days
 from . import staff_route
 from .console import jurisdiction_choices
 from .forms import choices
@@ -31,6 +32,10 @@ from flask_wtf import FlaskForm
 class AssignForm(FlaskForm):
     investigator = SelectField("调查人员", coerce=int, choices=[])
     due_on = DateField("办结期限", validators=[InputRequired("请填写办结期限。")])
+
+    def validate_due_on(self, field):
+        if field.data < clock.today():
+            raise ValidationError("办结期限不能早于今天。")
 
 
 class ConcludeForm(FlaskForm):
@@ -79,7 +84,7 @@ EVENT_NAMES = {"filed": "收到举报", "info_added": "举报人补充情况", "
 FILE_KINDS = {"image/jpeg": "照片", "image/png": "图片", "application/pdf": "PDF 文件"}
 
 #: Grounds about a listed household: only these can cost it its place (递补).
-HOUSEHOLD_GROUNDS = set(GROUNDS) - {"omission", "procedure", "other"}
+HOUSEHOLD_GROUNDS = set(GROUNDS) - NOT_ABOUT_A_HOUSEHOLD
 
 
 def handles(c: dict) -> bool:
@@ -87,6 +92,18 @@ def handles(c: dict) -> bool:
     superior that merely oversees the area). Only they see the reporter and conclude it."""
     return current_user.id == c["investigator_id"] or (
         current_user.region_code == c["handler_region"] and current_user.role != "investigator")
+
+
+def next_actors(db, c: dict) -> list[str]:
+    """Who may confirm the 递补 or 补录 of an upheld case: active staff with that permission whose
+    area holds the handling unit, nearest first ("张文书（村委会文书）")."""
+    roles = ROLE_PERMISSIONS["complaints.replace"]
+    areas = [*ancestor_codes(c["handler_region"]), c["handler_region"]]
+    rows = db.query(f"""select display_name, role from users where active = 1
+                        and role in ({",".join("?" for _ in roles)})
+                        and region_code in ({",".join("?" for _ in areas)})
+                        order by length(region_code) desc, id""", [*sorted(roles), *areas])
+    return [f"{r['display_name']}（{ROLES[r['role']]}）" for r in rows]
 
 
 def _event(db, complaint_id: int, kind: str, text: str) -> None:
@@ -112,18 +129,22 @@ def case(complaint_id):
     c = _case(complaint_id)
     assign = AssignForm()
     assign.investigator.choices = _investigators(db, c["handler_region"])
-    assign.due_on.data = clock.today() + dt.timedelta(days=int(current_app.config["COMPLAINT_DUE_DAYS"]))
-    disqualified = c["household_id"] and next(db.query(
-        "select 1 from disqualifications where household_id = ?", [c["household_id"]]), None)
+    days = int(current_app.config["COMPLAINT_DUE_DAYS"])
+    assign.due_on.data, known = add_working_days(clock.today(), days)
+    due_hint = (f"已按 {days} 个工作日预填（不算周末和法定节假日，调休上班的日子算工作日）。" if known else
+                f"已按 {days} 个工作日预填。{assign.due_on.data.year} 年的节假日安排还没有收录，"
+                "这段时间按周一至周五计算，请对照放假通知核对。")
+    disqualified = bool(c["household_id"] and next(db.query(
+        "select 1 from disqualifications where household_id = ?", [c["household_id"]]), None))
+    action = awaits_action(c, disqualified)
     return render_template(
         "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channel_names=CHANNELS,
         event_names=EVENT_NAMES, file_kinds=FILE_KINDS,
         events=list(db.query("select * from complaint_events where complaint_id = ? order by id", [complaint_id])),
         files=list(db.query("select * from complaint_files where complaint_id = ? order by id", [complaint_id])),
-        assign=assign, conclude=_conclude_form(db, c), today=clock.today().isoformat(), handles=handles(c),
-        can=lambda p: current_user.can(p, g.target_region, g.target_level),
-        can_replace=c["outcome"] == "upheld" and c["ground"] in HOUSEHOLD_GROUNDS and c["household_id"]
-        and c["list_id"] and not disqualified and not c["resolved_household_id"])
+        assign=assign, due_hint=due_hint, conclude=_conclude_form(db, c), today=clock.today().isoformat(),
+        handles=handles(c), can=lambda p: current_user.can(p, g.target_region, g.target_level),
+        action=action, next_actors=next_actors(db, c) if action else [])
 
 
 def _investigators(db, handler_region: str) -> list:
@@ -134,7 +155,7 @@ def _investigators(db, handler_region: str) -> list:
                    for r in rows if handler_region.startswith(r["region_code"]))
 
 
-def _case_step(complaint_id: int, form, write, done: str, guard=lambda c: True):
+def _case_step(complaint_id: int, form, write, done, guard=lambda c: True):
     """Run one step of a case under the write lock, re-reading its state there, so two people
     cannot both conclude (or assign after concluding) the same case."""
     db = get_db()
@@ -147,7 +168,7 @@ def _case_step(complaint_id: int, form, write, done: str, guard=lambda c: True):
         elif not form.validate_on_submit():
             flash("；".join(e for errors in form.errors.values() for e in errors))
         elif write(db, c) is not False:
-            flash(done)
+            flash(done() if callable(done) else done)
     return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
 
 
@@ -203,8 +224,19 @@ def conclude(complaint_id):
                             **({"omitted_household": named} if named else {})},
                      clock=clock.current())
 
+    def done() -> str:
+        c = _case(complaint_id)
+        action = awaits_action(c)
+        if action is None:
+            return "已办结。"
+        step = "确认递补" if action == "replace" else "补录被漏评的农户"
+        if current_user.can("complaints.replace", g.target_region, g.target_level):
+            return f"已办结。举报查实，请在本页{step}。"
+        who = "、".join(next_actors(get_db(), c)) or "县扶贫办"
+        return f"已办结。举报查实，下一步由 {who} {step}；他们的工作台会提示这件举报。"
+
     # Only the staff handling the case conclude it, and not the person who registered it themselves.
-    return _case_step(complaint_id, form, write, "已办结。查实的，请在本页确认递补或补录。",
+    return _case_step(complaint_id, form, write, done,
                       guard=lambda c: handles(c) and c["operator"] != current_user.username)
 
 

@@ -15,6 +15,7 @@ from ..inputs import parse_int
 from ..lists import lists_where
 from ..publishing import chain_check, lower_lists, lower_windows
 from ..regions import ancestors, get_region_row
+from ..replacement import awaiting_in
 from . import staff_route
 
 
@@ -102,6 +103,8 @@ def dashboard():
         waiting=_waiting_for_me(db, campaign, region),
         villages=quota_use(db, campaign["id"], region["code"]) if campaign else [],
         cases=_open_cases(db, region["code"], today),
+        awaiting=awaiting_in(db, region["code"]) if current_user.can("complaints.replace", region["code"],
+                                                                     region["level"]) else [],
     )
 
 
