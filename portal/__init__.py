@@ -175,31 +175,35 @@ def create_app(test_config: dict | None = None) -> Flask:
     compress.init_app(app)
     app.url_map.converters["id"] = RowIdConverter
 
-    from . import (accounts, audit, backup, caching, complaints, db, demo, export_static, feeds, home, importer, inputs, lists,
-                   notices, regions, search, search_page, security, serving, staff, templating)
+    from . import importer, runtime, search, staff
+    from .ops import backup, commands, demo, export_static, serving
+    from .staff import auth
+    from .web import (
+        caching,
+        complaints,
+        feeds,
+        home,
+        inputs,
+        lists,
+        notices,
+        regions,
+        search_page,
+        security,
+        templating,
+    )
 
-    db.init_app(app)
+    runtime.init_app(app)
     security.init_app(app)
     caching.init_app(app)
     templating.init_app(app)
-    app.register_blueprint(home.bp)
-    app.register_blueprint(regions.bp)
-    app.register_blueprint(lists.bp)
-    app.register_blueprint(complaints.bp)
-    app.register_blueprint(feeds.bp)
-    app.register_blueprint(notices.bp)
-    app.register_blueprint(search_page.bp)
-    accounts.init_app(app)
+    for blueprint in (home.bp, regions.bp, lists.bp, complaints.bp, feeds.bp, notices.bp, search_page.bp):
+        app.register_blueprint(blueprint)
+    auth.init_app(app)
     staff.init_app(app)
-    app.cli.add_command(demo.load_demo_command)
-    app.cli.add_command(audit.verify_log_command)
-    app.cli.add_command(importer.import_command)
-    app.cli.add_command(backup.backup_command)
-    app.cli.add_command(backup.restore_command)
-    app.cli.add_command(export_static.export_static_command)
-    app.cli.add_command(search.reindex_command)
-    app.cli.add_command(search.indexer_command)
-    app.cli.add_command(serving.serve_command)
+    for command in (demo.load_demo_command, commands.verify_log_command, importer.import_command,
+                    backup.backup_command, backup.restore_command, export_static.export_static_command,
+                    search.reindex_command, search.indexer_command, serving.serve_command):
+        app.cli.add_command(command)
 
     inputs.init_app(app)     # after CSRF and the limiter: its check runs before theirs
 
@@ -208,7 +212,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     if app.config["LOAD_DEMO"]:
         with app.app_context():
-            demo.load_demo_if_empty(db.get_db())
+            demo.load_demo_if_empty(runtime.get_db())
     return app
 
 

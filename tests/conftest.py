@@ -5,10 +5,10 @@ import datetime as dt
 import pytest
 
 from portal import create_app
-from portal.campaigns import add_household, create_campaign, set_quota
 from portal.clock import EXTENSION, Clock
 from portal.db import connect
-from portal.regions import add_region
+from portal.domain.campaigns import add_household, create_campaign, set_quota
+from portal.domain.regions import add_region
 
 # Monday 2026-11-23, 10:00 in Asia/Shanghai.
 NOW = "2026-11-23T10:00:00+08:00"
@@ -108,7 +108,7 @@ def county(db):
 @pytest.fixture
 def published(db, county):
     """Village lists closed, the township list open, village A amended to a second version."""
-    from portal.publishing import amend_list, publish_list
+    from portal.domain.publishing import amend_list, publish_list
 
     c, h = county["campaign"], county["households"]
     day = lambda n: TODAY + dt.timedelta(days=n)  # noqa: E731
@@ -137,8 +137,8 @@ ROLE_USERS = {
 def staff(app, db, published):
     """Users of every role inside 索溪峪镇/双星村, plus a second township and a second county
     (each with a published list, a household and a user) that lie outside their jurisdiction."""
-    from portal.accounts import create_user
-    from portal.publishing import publish_list
+    from portal.domain.accounts import create_user
+    from portal.domain.publishing import publish_list
 
     app.config["WTF_CSRF_ENABLED"] = False
     for role, (name, region) in ROLE_USERS.items():
@@ -182,5 +182,5 @@ def cheap_password_hashing(monkeypatch):
     (verification reads the parameters from each hash, so the code paths are the same)."""
     from argon2 import PasswordHasher
 
-    from portal import accounts
+    from portal.domain import accounts
     monkeypatch.setattr(accounts, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))

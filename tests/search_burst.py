@@ -10,11 +10,11 @@ import datetime as dt
 import sys
 
 from portal import create_app
-from portal.campaigns import add_household, create_campaign, set_quota
-from portal.db import get_db
-from portal.notices import create_notice
-from portal.publishing import publish_list
-from portal.regions import add_region
+from portal.domain.campaigns import add_household, create_campaign, set_quota
+from portal.domain.notices import create_notice
+from portal.domain.publishing import publish_list
+from portal.domain.regions import add_region
+from portal.runtime import get_db
 
 
 def HAN(n: int) -> str:
@@ -46,7 +46,8 @@ def main(instance: str, worker: int, count: int) -> None:
                          start=dt.date(2026, 11, 23), today=None, key=KEY, clock=app.extensions["portal.clock"])
             if i % 2 == 0:
                 create_notice(db, region_code=village, title=f"第{worker}组第{i}号公告", body="正文",
-                              publish_at="2026-11-22T09:00:00+08:00", actor="burst", role="county_admin", clock=app.extensions["portal.clock"])
+                              publish_at="2026-11-22T09:00:00+08:00", actor="burst", role="county_admin",
+                              key=app.config["ID_HASH_KEY"].encode(), clock=app.extensions["portal.clock"])
             print(i, flush=True)
 
 

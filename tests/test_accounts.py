@@ -3,7 +3,7 @@
 
 import pytest
 
-from portal.accounts import allowed, in_jurisdiction
+from portal.domain.accounts import allowed, in_jurisdiction
 
 from .conftest import PASSWORD, login
 
@@ -253,7 +253,7 @@ def test_guessing_spread_over_many_addresses_is_bounded_but_the_owners_browser_w
 
 
 def test_a_forged_device_cookie_is_no_way_past_the_slow_limit(app, staff):
-    from portal.lockout import DEVICE_COOKIE
+    from portal.staff.lockout import DEVICE_COOKIE
 
     app.config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"] = "2 per day"
     for i in range(2):

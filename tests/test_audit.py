@@ -5,8 +5,8 @@ import sqlite3
 
 import pytest
 
-from portal import audit
-from portal.campaigns import add_household
+from portal.domain import audit
+from portal.domain.campaigns import add_household
 
 from .conftest import CLOCK, ID_KEY, login
 

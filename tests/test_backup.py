@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from portal import backup as backup_module
 from portal import create_app
-from portal.backup import Places, backup
-from portal.db import connect, get_db
+from portal.db import connect
+from portal.ops import backup as backup_module
+from portal.ops.backup import Places, backup
+from portal.runtime import get_db
 
 from .conftest import CLOCK, ID_KEY, NOW, PASSWORD, login
 
@@ -27,11 +28,13 @@ def image(ext: str, colour=(30, 120, 200)) -> bytes:
 
 
 def file_complaint_with_evidence(app, list_id: int, key: bytes) -> None:
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
+    from portal.runtime import evidence_folder
     with app.app_context():
         file_complaint(get_db(), list_id=list_id, household_id=None, region_code=None, ground="vehicle",
                        text="他家有一辆新车", about_committee=False, anonymous=True, name="", phone="",
-                       files=[(image("png"), "image/png", "png")], key=key, clock=CLOCK)
+                       files=[(image("png"), "image/png", "png")], key=key, clock=CLOCK,
+                       folder=evidence_folder("complaints"))
 
 
 def dump(database) -> dict:
@@ -63,8 +66,8 @@ def new_instance(path, **config):
 def demo_source(tmp_path):
     """The demo county on an instance with its own generated keys, plus a board photo uploaded by a
     village clerk and an online complaint with a photo as evidence."""
-    from portal.accounts import create_user
-    from portal.campaigns import id_key
+    from portal.domain.accounts import create_user
+    from portal.runtime import id_key
 
     app = create_app({"INSTANCE_PATH": str(tmp_path / "source"), "LOAD_DEMO": True, "NOW": NOW, "TESTING": True,
                       "WTF_CSRF_ENABLED": False})
@@ -171,7 +174,7 @@ def test_a_damaged_backup_is_refused_and_the_target_is_unchanged(backed_up, targ
 
 
 def test_restore_refuses_a_target_with_data_unless_forced(app, backed_up, target):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     db = connect(target.config["DATABASE"])
     add_region(db, "511022", "青川县")
     db.close()
@@ -195,7 +198,7 @@ def test_restore_drops_the_stale_wal_of_the_replaced_database(app, backed_up, ta
     # A crashed portal left a write-ahead log behind; replayed onto the restored file it would corrupt it.
     db = connect(str(database))
     db.execute("pragma wal_autocheckpoint = 0")
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "511022", "青川县")
     stale = Path(f"{database}-wal").read_bytes()
     db.close()

@@ -7,7 +7,12 @@ import re
 
 import pytest
 
-from portal.complaints import CODE_ALPHABET, code_hash, new_receipt_code, normalise_code
+from portal.domain.complaints import (
+    CODE_ALPHABET,
+    code_hash,
+    new_receipt_code,
+    normalise_code,
+)
 
 from .conftest import CLOCK, ID_KEY, NOW, NOW_AT, TODAY, clock_at, login, set_now
 from .test_staff import jpeg_with_gps
@@ -198,8 +203,10 @@ def test_staff_assign_conclude_and_the_public_sees_the_reply(app, reporter, db, 
 
 def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
     import datetime as dt
-    from portal.complaints import file_complaint
-    from portal.publishing import PublishError, publish_list
+
+    from portal.domain.complaints import file_complaint
+    from portal.domain.publishing import PublishError, publish_list
+
     from .conftest import TODAY
     c = county["campaign"]
     a = publish_list(db, campaign_id=c, region_code="430811100001", kind="identify",
@@ -212,8 +219,8 @@ def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
     with pytest.raises(PublishError, match="1 件举报没有办结"):
         publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     # The console applies the same rule: the windows have closed, but the township is not ready.
-    from portal.campaigns import get_campaign
-    from portal.regions import get_region_row
+    from portal.domain.campaigns import get_campaign
+    from portal.domain.regions import get_region_row
     from portal.staff.console import readiness
     with app.app_context():
         ready = readiness(db, get_campaign(db, c), get_region_row(db, "430811100"))
@@ -226,9 +233,11 @@ def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
 def test_upheld_case_replacement_through_the_console(app, db, county):
     """A village list still open (no township list yet): an upheld report replaces in rank order."""
     import datetime as dt
-    from portal.accounts import create_user
-    from portal.campaigns import add_household
-    from portal.publishing import publish_list
+
+    from portal.domain.accounts import create_user
+    from portal.domain.campaigns import add_household
+    from portal.domain.publishing import publish_list
+
     from .conftest import PASSWORD, TODAY
     c = county["campaign"]
     extra = add_household(db, campaign_id=c, village_code="430811100001", head_name="甲户主", size=3,
@@ -294,10 +303,12 @@ def test_oversized_evidence_is_refused(reporter, db, staff):
 
 def _omission_case(app, db, county, ground="omission"):
     import datetime as dt
-    from portal.accounts import create_user
-    from portal.campaigns import add_household
-    from portal.complaints import file_complaint
-    from portal.publishing import publish_list
+
+    from portal.domain.accounts import create_user
+    from portal.domain.campaigns import add_household
+    from portal.domain.complaints import file_complaint
+    from portal.domain.publishing import publish_list
+
     from .conftest import PASSWORD, TODAY
     c = county["campaign"]
     list_id = publish_list(db, campaign_id=c, region_code="430811100002", kind="identify", start=TODAY, today=TODAY,
@@ -323,7 +334,7 @@ def name_omitted(db, complaint_id, household_id, outcome="upheld"):
 
 
 def test_upheld_omission_adds_the_named_household_from_unused_quota_or_the_county_reserve(app, db, county):
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
 
     list_id, cid, small, large = _omission_case(app, db, county)
     name_omitted(db, cid, small)
@@ -390,7 +401,7 @@ def test_omission_page_only_for_upheld_omissions(app, db, county):
 
 
 def test_identity_and_conclusion_belong_to_the_handling_staff(app, db, staff):
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
     cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=None, region_code=None, ground="vehicle",
                             text="有车", about_committee=False, anonymous=False, name="赵举报", phone="138", files=[],
                             key=ID_KEY, clock=CLOCK)
@@ -418,7 +429,7 @@ def test_the_registrar_cannot_conclude_their_own_registration(app, db, staff):
 
 
 def test_replacement_only_for_upheld_household_grounds(app, db, staff):
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
     cid, _ = file_complaint(db, list_id=staff["village_a"], household_id=staff["households"]["张建国"],
                             region_code=None, ground="procedure", text="程序", about_committee=False, anonymous=True,
                             name="", phone="", files=[], key=ID_KEY, clock=CLOCK)
@@ -441,7 +452,8 @@ def test_a_row_link_from_an_older_version_names_the_same_household_or_says_the_l
 
 def test_decompression_bombs_are_refused(app, staff):
     from PIL import Image
-    from portal.evidence import EvidenceError, reencode
+
+    from portal.domain.evidence import EvidenceError, reencode
     out = io.BytesIO()
     Image.new("1", (9000, 9000)).save(out, "PNG")
     with pytest.raises(EvidenceError, match="像素太大"):
@@ -449,7 +461,7 @@ def test_decompression_bombs_are_refused(app, staff):
 
 
 def test_reloading_the_receipt_or_progress_page_files_nothing_twice(reporter, db, staff, monkeypatch):
-    from portal import complaints
+    from portal.web import complaints
 
     url = f"/complaints/new?list={staff['village_a']}&entry=1"
     posted = reporter.post(url, data={"list": str(staff["village_a"]), "entry": "1", "ground": "vehicle",
@@ -484,13 +496,13 @@ def test_a_report_about_a_place_counts_for_the_open_list_there_and_can_be_resolv
     assert resp.status_code == 200 and receipt(resp)
     row = next(db.query("select * from complaints order by id desc limit 1"))
     assert (row["list_id"], row["within_window"]) == (staff["other_list"], 1)
-    from portal.campaigns import get_campaign
-    from portal.publishing import PublishError, publish_list
+    from portal.domain.campaigns import get_campaign
+    from portal.domain.publishing import PublishError, publish_list
     later = TODAY + dt.timedelta(days=8)                   # 龙尾巴村's window has closed by then
     with pytest.raises(PublishError, match="1 件举报没有办结"):
         publish_list(db, campaign_id=get_campaign(db, staff["campaign"])["id"], region_code="430811200",
                      kind="identify", start=later, today=later, key=ID_KEY, clock=CLOCK)
-    from portal.campaigns import add_household
+    from portal.domain.campaigns import add_household
     left_out = add_household(db, campaign_id=staff["campaign"], village_code="430811200001", head_name="漏评户",
                              size=1, applied_on=TODAY, clock=CLOCK)
     db.execute("update complaints set status = 'concluded', outcome = 'upheld', household_id = ? where id = ?",
@@ -503,7 +515,7 @@ def test_a_report_about_a_place_counts_for_the_open_list_there_and_can_be_resolv
 def test_a_report_on_a_closed_village_entry_holds_the_county_while_the_township_is_open(reporter, db, staff):
     """Issue 16 item 7: filed against 双星村's entry while 索溪峪镇's list carries the household and is
     open, the report counts for the township window, so the county list waits for it."""
-    from portal.publishing import PublishError, publish_list
+    from portal.domain.publishing import PublishError, publish_list
     file_report(reporter, staff["village_a"], entry=1)
     township_end = dt.date.fromisoformat(db["list_versions"].get((staff["township"], 1))["window_end"])
     after = township_end + dt.timedelta(days=1)
@@ -515,7 +527,7 @@ def test_a_report_on_a_closed_village_entry_holds_the_county_while_the_township_
 def test_an_upheld_report_reaches_the_highest_list_carrying_the_household(app, db, staff):
     """Issue 16 item 2: a report on 河口村's entry, filed in its village window and upheld once 索溪峪镇's
     list is out, changes the township list (the village list is frozen and annotated)."""
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
 
     h = staff["households"]
     cid, _ = file_complaint(db, list_id=staff["village_b"], household_id=h["田玉梅"], region_code=None,
@@ -602,7 +614,7 @@ def test_the_reviewer_who_concludes_is_sent_to_the_replacement_on_the_same_page(
 
 
 def test_the_due_date_is_counted_in_working_days_with_holidays_and_make_up_days(app, db, staff, monkeypatch):
-    from portal import workdays
+    from portal.domain import workdays
 
     set_now(app, IN_VILLAGE_WINDOW)
     file_report(app.test_client(), staff["village_a"], entry=1)
@@ -624,7 +636,7 @@ def test_the_due_date_is_counted_in_working_days_with_holidays_and_make_up_days(
 
 
 def test_working_days_fall_back_to_monday_to_friday_beyond_the_known_years():
-    from portal.workdays import add_working_days, is_working_day
+    from portal.domain.workdays import add_working_days, is_working_day
 
     assert is_working_day(dt.date(2099, 1, 1)) is None
     assert add_working_days(dt.date(2099, 12, 24), 5) == (dt.date(2099, 12, 31), False)   # Thu → next Thu

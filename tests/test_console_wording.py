@@ -33,7 +33,7 @@ def english_words(text: str) -> set[str]:
 
 @pytest.mark.parametrize("role", sorted(ROLE_USERS))
 def test_every_console_page_reads_in_chinese(app, db, role, targets):  # noqa: F811
-    from portal import audit
+    from portal.domain import audit
 
     inside, _, _ = targets
     inside = {**inside, "token": _import_token(app, db, ROLE_USERS[role][0], inside["code"])}
@@ -44,7 +44,8 @@ def test_every_console_page_reads_in_chinese(app, db, role, targets):  # noqa: F
 
     with app.app_context(), write_transaction(db):
         audit.record(db, actor="admin", role="county_admin", action="quota.split", object_type="region",
-                     object_id="430811100", region_code="430811100", clock=app.extensions["portal.clock"])
+                     object_id="430811100", region_code="430811100", key=app.config["ID_HASH_KEY"].encode(),
+                     clock=app.extensions["portal.clock"])
     seen, found = 0, {}
     for rule, view, method in staff_rules(app):
         if method != "GET" or rule.endpoint.endswith(("case_file", "photo", "import_report")):
@@ -77,7 +78,7 @@ def test_binding_a_clerk_to_a_township_is_explained_under_the_region_field(app, 
 
 
 def test_case_timeline_and_audit_log_read_in_chinese(app, client, db, staff):
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
 
     from .conftest import clock_at
 

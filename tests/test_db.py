@@ -4,7 +4,8 @@ import os
 import stat
 
 from portal import create_app
-from portal.db import connect, get_db, migrations
+from portal.db import connect, migrations
+from portal.runtime import get_db
 
 
 def test_schema_is_created_on_start_with_wal_and_foreign_keys(app):

@@ -4,8 +4,9 @@ import re
 
 import pytest
 
-from portal import create_app, rules
-from portal.db import get_db
+from portal import create_app
+from portal.domain import rules
+from portal.runtime import get_db
 
 from .conftest import NOW, set_now
 
@@ -38,10 +39,10 @@ def test_demo_has_lists_in_every_state_today(demo_app):
     for label in ("公示中", "尚未开始", "已结束"):
         assert label in page
     with demo_app.app_context():
-        from portal.lists import lists_where
-        states = {lst["state"].status for lst in lists_where("1 = 1", [])}
-        levels = {lst["level"] for lst in lists_where("1 = 1", [])}
-        amended = lists_where("l.current_version > 1", [])
+        from portal.web.lists import lists_within
+        states = {lst["state"].status for lst in lists_within("")}
+        levels = {lst["level"] for lst in lists_within("")}
+        amended = [lst for lst in lists_within("") if lst["current_version"] > 1]
     assert states == {rules.OPEN, rules.NOT_OPEN, rules.CLOSED}
     assert levels == {"village", "township"}
     assert amended and "递补" in client.get(f"/lists/{amended[0]['id']}").get_data(as_text=True)
@@ -61,7 +62,7 @@ def test_load_demo_reloads_the_demo_with_windows_from_today(demo_app):
 
 
 def test_load_demo_refuses_a_database_with_other_data_unless_reset(demo_app):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     with demo_app.app_context():
         add_region(get_db(), "511022", "青川县")
     runner = demo_app.test_cli_runner()

@@ -8,7 +8,7 @@ import pikepdf
 import pytest
 from werkzeug.datastructures import FileStorage
 
-from portal.evidence import EvidenceError, read_upload
+from portal.domain.evidence import EvidenceError, read_upload
 
 from .conftest import login
 

@@ -11,7 +11,12 @@ import pytest
 
 from portal import create_app
 from portal.db import connect
-from portal.export_static import LIVE_PATHS, export_static, file_path_for, link_to_live
+from portal.ops.export_static import (
+    LIVE_PATHS,
+    export_static,
+    file_path_for,
+    link_to_live,
+)
 
 from .conftest import NOW
 

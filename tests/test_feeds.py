@@ -110,14 +110,14 @@ def test_a_notice_item_carries_readable_html_with_absolute_links(app, client, db
     """Issue 17, item 10: not raw markdown, not a relative link."""
     import xml.etree.ElementTree as ET
 
-    from portal.notices import create_notice
+    from portal.domain.notices import create_notice
 
-    from .conftest import CLOCK
+    from .conftest import CLOCK, ID_KEY
 
     with app.app_context():
         create_notice(db, region_code="430811100", title="延长公示", body="公示延长 **7 天**。请[网上举报](/complaints/new)。"
                       "<script>alert(1)</script>", publish_at="2026-11-22T09:00:00+08:00", actor="t",
-                      role="county_admin", clock=CLOCK)
+                      role="county_admin", key=ID_KEY, clock=CLOCK)
     atom = ET.fromstring(client.get("/feeds/430811100.atom").data)
     ns = {"a": "http://www.w3.org/2005/Atom"}
     entry = next(e for e in atom.findall("a:entry", ns) if "延长公示" in e.find("a:title", ns).text)

@@ -1,14 +1,14 @@
 import datetime as dt
 
-from portal.publishing import publish_list
+from portal.domain.publishing import publish_list
 
 from .conftest import CLOCK, TODAY, set_now
 
 
 def test_home_groups_lists_by_window_state(client, db, published):
     # Add one list that opens in two days, in a new village.
-    from portal.campaigns import set_quota
-    from portal.regions import add_region
+    from portal.domain.campaigns import set_quota
+    from portal.domain.regions import add_region
     add_region(db, "430811100003", "高云村", "430811100")
     set_quota(db, published["campaign"], "430811100003", 4)
     publish_list(db, campaign_id=published["campaign"], region_code="430811100003", kind="identify",
@@ -66,7 +66,7 @@ def test_robots_txt_keeps_lists_and_console_out_of_search_engines(client):
 
 
 def test_markdown_is_sanitised():
-    from portal.home import parse_front_matter, render_markdown
+    from portal.domain.pages import parse_front_matter, render_markdown
     html = str(render_markdown("hi <script>alert(1)</script> [x](javascript:alert(1)) <img src=x onerror=alert(1)>"))
     assert "<script" not in html and "javascript:" not in html and "onerror" not in html
     meta, body = parse_front_matter("---\ntitle: 标题\ndate: 2026-01-02\n---\n正文")

@@ -140,7 +140,7 @@ def test_reimporting_the_same_file_changes_nothing(db, county, tmp_path):
 def test_an_import_cannot_change_a_household_of_a_published_ranking(db, county, tmp_path):
     """Issue 16 item 5: once the village's list is out, its ranking is the record; an edited row is
     refused (new households still import: they are not in the published ranking)."""
-    from portal.publishing import publish_list
+    from portal.domain.publishing import publish_list
 
     import_file(db, write_csv(tmp_path / "a.csv", rows(3)), kind="applicants", scope=scope())
     publish_list(db, campaign_id=county["campaign"], region_code="430811100001", kind="identify", start=TODAY,
@@ -240,7 +240,7 @@ def test_files_that_cannot_be_read(db, county, tmp_path, content, message):
 
 
 def test_quotas_with_reserve_and_split_check(db, county, tmp_path):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811200", "协合乡", "430811")
     path = tmp_path / "q.csv"
     path.write_text("区划代码,名称,规模\n430811100,索溪峪镇,40\n,协合乡,30\n,预留机动名额,20\n,合计,90\n", encoding="utf-8")
@@ -334,7 +334,7 @@ def _csv_module_rows(path, encoding):
     """The reference reader: the csv module, every cell folded (NFKC) and trimmed."""
     import unicodedata
 
-    from portal.importer import sniff_dialect
+    from portal.importer.reading import sniff_dialect
 
     with open(path, encoding=encoding, newline="") as f:
         return [[unicodedata.normalize("NFKC", c).strip() for c in r] for r in csv.reader(f, sniff_dialect(f))]
@@ -353,7 +353,7 @@ def _csv_module_rows(path, encoding):
 ])
 @pytest.mark.parametrize("encoding", ["utf-8", "gb18030"])
 def test_fast_csv_reader_gives_the_csv_modules_rows(tmp_path, text, encoding):
-    from portal.importer import _csv_rows
+    from portal.importer.reading import _csv_rows
 
     path = tmp_path / "a.csv"
     path.write_bytes(text.encode(encoding))
@@ -365,7 +365,7 @@ def test_fast_csv_reader_gives_the_csv_modules_rows(tmp_path, text, encoding):
 def test_character_tables_of_the_fast_reader_are_complete():
     import unicodedata
 
-    from portal.importer import NFKC_UNSAFE, SPACES
+    from portal.importer.reading import NFKC_UNSAFE, SPACES
 
     every = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
     assert set(SPACES) == {c for c in every if c.isspace() and c not in "\r\n"}
@@ -398,15 +398,15 @@ def _state(db):
 
 
 def test_block_path_writes_what_the_row_path_writes(app, county, tmp_path, monkeypatch):
-    from portal import importer
     from portal.db import connect
+    from portal.importer import applicants, shapes
 
-    monkeypatch.setattr(importer, "BATCH", 50)
+    monkeypatch.setattr(shapes, "BATCH", 50)
     path = write_csv(tmp_path / "a.csv", _messy(1000), "gbk", title="标题")
     states, problems = [], []
     for fast in (True, False):
         if not fast:
-            monkeypatch.setattr(importer._ApplicantRows, "batch", None)
+            monkeypatch.setattr(applicants._ApplicantRows, "batch", None)
         db = connect(app.config["DATABASE"])
         db.execute("delete from votes where household_id in (select id from households where head_name like '赵%')")
         db.execute("delete from households where head_name like '赵%'")
@@ -421,9 +421,9 @@ def test_block_path_writes_what_the_row_path_writes(app, county, tmp_path, monke
 
 
 def test_a_bad_cell_in_a_clean_block_is_reported_by_its_row(db, county, tmp_path, monkeypatch):
-    from portal import importer
+    from portal.importer import shapes
 
-    monkeypatch.setattr(importer, "BATCH", 50)
+    monkeypatch.setattr(shapes, "BATCH", 50)
     table = _messy(400)
     table[234][2] = "-1"
     before = household_count(db)
@@ -436,10 +436,10 @@ def test_a_bad_cell_in_a_clean_block_is_reported_by_its_row(db, county, tmp_path
 def parallel(monkeypatch):
     """Send even a small file through the checker process and the bulk load (indexes dropped and
     rebuilt, foreign keys off) that a large one gets."""
-    from portal import importer
+    from portal.importer import parallel
 
-    monkeypatch.setattr(importer, "PARALLEL_ROWS", 20)
-    monkeypatch.setattr(importer, "BULK_ROWS", 20)
+    monkeypatch.setattr(parallel, "PARALLEL_ROWS", 20)
+    monkeypatch.setattr(parallel, "BULK_ROWS", 20)
 
 
 def _indexes(db):
@@ -492,14 +492,14 @@ def test_second_process_dry_run_writes_nothing(db, county, tmp_path, parallel):
 
 
 def test_fast_csv_reader_hands_over_mid_file(tmp_path, monkeypatch):
-    from portal import importer
+    from portal.importer import reading
 
-    monkeypatch.setattr(importer, "_CHUNK", 64)          # many chunks; quotes and a bare CR come late
+    monkeypatch.setattr(reading, "_CHUNK", 64)          # many chunks; quotes and a bare CR come late
     text = "a,b,c\n" + "".join(f"张{i}, {i} ,x\r\n" for i in range(200)) + '"q,1",z,"two\nlines"\n' + "k,l,m\rn,o,p\n"
     for encoding in ("utf-8", "gb18030"):
         path = tmp_path / f"{encoding}.csv"
         path.write_bytes(text.encode(encoding))
-        assert list(importer._csv_rows(path, encoding)) == _csv_module_rows(path, encoding)
+        assert list(reading._csv_rows(path, encoding)) == _csv_module_rows(path, encoding)
 
 
 def test_over_long_cell_is_refused_with_a_message(db, county, tmp_path):

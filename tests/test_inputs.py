@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from portal.inputs import parse_int
+from portal.domain.numbers import parse_int
 
 from .conftest import ROLE_USERS, login
 from .test_staff_matrix import _import_token, build, targets  # noqa: F401  (fixture)

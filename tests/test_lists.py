@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from portal.rules import PUBLIC_CAUSES_NOTE
+from portal.domain.rules import PUBLIC_CAUSES_NOTE
 
 FULL_NAMES = ["张建国", "李秀英", "向春华", "欧阳德胜", "田玉梅"]
 SECRETS = ["430811195001011234", "43081119600202123X", "2000", "1500", "因病", "因残"]
@@ -84,7 +84,8 @@ def test_print_view_has_window_channels_and_qr_of_this_version(client, published
 
 def test_qr_code_encodes_the_version_url():
     import segno
-    from portal.lists import qr_svg
+
+    from portal.web.lists import qr_svg
     svg = str(qr_svg("https://gongshi.example.cn/lists/7/v2"))
     assert svg == str(qr_svg("https://gongshi.example.cn/lists/7/v2"))
     assert svg != str(qr_svg("https://gongshi.example.cn/lists/7/v1"))
@@ -133,7 +134,7 @@ def test_unknown_or_malformed_lists_get_the_chinese_404(client, published, url):
 
 
 def test_a_large_upper_list_is_shown_one_village_at_a_time(client, published, monkeypatch):
-    from portal import lists
+    from portal.web import lists
 
     monkeypatch.setattr(lists, "LARGE_LIST", 2)
     t = published["township"]
@@ -153,8 +154,8 @@ def test_a_large_upper_list_is_shown_one_village_at_a_time(client, published, mo
 def test_rows_keep_their_number_across_versions(app, client, db, county):
     """Issue 16 item 10: after 张建国 (No. 1) loses his place and 王明 comes in, every household keeps
     its number (anchor, 举报 link, search result); 王明 gets the next one; 张建国 stays, struck through."""
-    from portal.publishing import publish_list
-    from portal.replacement import confirm
+    from portal.domain.publishing import publish_list
+    from portal.domain.replacement import confirm
 
     from .conftest import CLOCK, ID_KEY, TODAY
 

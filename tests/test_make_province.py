@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from portal import create_app, rules
-from portal.campaigns import village_selection
+from portal import create_app
 from portal.db import connect
-from portal.privacy import valid_id18
-from portal.publishing import version_hash
+from portal.domain import rules
+from portal.domain.campaigns import village_selection
+from portal.domain.privacy import valid_id18
+from portal.domain.versions import version_hash
 
 from .conftest import NOW
 

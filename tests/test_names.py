@@ -6,11 +6,11 @@ import io
 
 import pytest
 
-from portal import spreadsheet
-from portal.campaigns import add_household
+from portal.domain import spreadsheet
+from portal.domain.campaigns import add_household
+from portal.domain.privacy import name_problem, normalise_name
+from portal.domain.publishing import publish_list
 from portal.importer import Scope, import_file
-from portal.privacy import name_problem, normalise_name
-from portal.publishing import publish_list
 
 from .conftest import CLOCK, ID_KEY, TODAY, login
 

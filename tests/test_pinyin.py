@@ -1,7 +1,7 @@
 """Name keys (the whole name only) and place keys (every fragment a villager might type is the prefix
 of one)."""
 
-from portal import pinyin
+from portal.domain import pinyin
 
 
 def test_a_name_has_keys_for_the_whole_name_only():

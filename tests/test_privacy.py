@@ -1,8 +1,16 @@
-import pytest
-
 import random
 
-from portal.privacy import ID_CHECK, ID_WEIGHTS, hash_id, id_hasher, mask_id, mask_name, valid_id18
+import pytest
+
+from portal.domain.privacy import (
+    ID_CHECK,
+    ID_WEIGHTS,
+    hash_id,
+    id_hasher,
+    mask_id,
+    mask_name,
+    valid_id18,
+)
 
 
 @pytest.mark.parametrize("name, policy, shown", [

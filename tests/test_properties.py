@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from portal import rules
-from portal.campaigns import add_household, create_campaign, get_quota, set_quota
-from portal.complaints import file_complaint
 from portal.db import connect, migrate, write_transaction
-from portal.publishing import PublishError, amend_list, publish_list
-from portal.regions import add_region
-from portal.replacement import confirm
+from portal.domain import rules
+from portal.domain.campaigns import add_household, create_campaign, get_quota, set_quota
+from portal.domain.complaints import file_complaint
+from portal.domain.publishing import PublishError, amend_list, publish_list
+from portal.domain.regions import add_region
+from portal.domain.replacement import confirm
 
 from .conftest import CLOCK, ID_KEY, TODAY, clock_at, disqualify, han
 

@@ -4,9 +4,9 @@ import datetime as dt
 
 import pytest
 
-from portal import rules
-from portal.campaigns import set_quota, village_selection
-from portal.publishing import PublishError, amend_list, publish_list
+from portal.domain import rules
+from portal.domain.campaigns import set_quota, village_selection
+from portal.domain.publishing import PublishError, amend_list, publish_list
 
 from .conftest import CLOCK, ID_KEY, TODAY, disqualify
 
@@ -58,7 +58,7 @@ def test_back_dated_window_and_duplicate_list_are_refused(db, county):
 
 
 def test_list_without_quota_is_refused(db, county):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811100003", "高云村", TOWNSHIP)
     with pytest.raises(rules.QuotaError, match="尚未下达"):
         publish_list(db, campaign_id=county["campaign"], region_code="430811100003", kind="identify",
@@ -194,7 +194,7 @@ def test_a_level_cannot_be_amended_once_the_next_level_published(db, published):
 
 
 def test_content_hash_is_keyed_and_recomputable(db, published):
-    from portal.publishing import version_hash
+    from portal.domain.versions import version_hash
     row = db["list_versions"].get((published["village_a"], 2))
     assert len(row["content_hash"]) == 64
     assert version_hash(db, published["village_a"], 2, ID_KEY) == row["content_hash"]
@@ -220,7 +220,7 @@ def test_quota_split_over_parent_is_refused_and_rolled_back(db, county):
         set_quota(db, c, "430811", 100, reserve=61)   # 40 + 61 > 100
     with pytest.raises(rules.QuotaError):
         set_quota(db, c, TOWNSHIP, 15)   # its villages already hold 16
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811200", "协合乡", "430811")
     add_region(db, "430811200001", "龙尾巴村", "430811200")
     with pytest.raises(rules.QuotaError, match="上级还没有规模指标"):
@@ -232,7 +232,8 @@ def test_quota_split_over_parent_is_refused_and_rolled_back(db, county):
 
 def test_household_and_vote_constraints(db, county):
     import sqlite3
-    from portal.campaigns import add_household
+
+    from portal.domain.campaigns import add_household
     with pytest.raises(sqlite3.IntegrityError):
         add_household(db, campaign_id=county["campaign"], village_code=VILLAGE_A, head_name="赵六", size=0,
                       applied_on=TODAY, clock=CLOCK)
@@ -262,7 +263,7 @@ def test_higher_levels_carry_what_the_village_published(db, county):
 
 def test_a_quota_cannot_fall_below_a_published_list(db, published):
     """Issue 16 item 8: village A's current list holds 9 persons (张建国 4, 李秀英 3, 向春华 2)."""
-    from portal.campaigns import get_quota, set_quota
+    from portal.domain.campaigns import get_quota, set_quota
 
     c = published["campaign"]
     with pytest.raises(rules.QuotaError, match="双星村的规模指标不能改为 5 人：已公示的《双星村.*》中本地已有 9 人"):

@@ -31,7 +31,7 @@ def test_county_page_counts_lists_of_the_whole_subtree(client, published):
 
 
 def test_region_without_lists_or_quota(client, db, county):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811100003", "高云村", "430811100")
     page = client.get("/r/430811100003").get_data(as_text=True)
     assert "还没有下达规模指标" in page and "本级还没有公示名单" in page
@@ -49,7 +49,7 @@ def test_unknown_or_malformed_region_codes_get_404(client, county, code):
 
 
 def test_add_region_checks_code_against_parent(db):
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811", "武陵源区")
     with pytest.raises(ValueError, match="不相符"):
         add_region(db, "430812100", "错乡", "430811")

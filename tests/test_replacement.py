@@ -8,12 +8,12 @@ import threading
 
 import pytest
 
-from portal import rules
-from portal.campaigns import add_household, set_quota, village_selection
 from portal.db import connect
-from portal.publishing import PublishError, publish_list
-from portal.replacement import confirm, omitted_candidates, propose
-from portal.rules import Applicant
+from portal.domain import rules
+from portal.domain.campaigns import add_household, set_quota, village_selection
+from portal.domain.publishing import PublishError, publish_list
+from portal.domain.replacement import confirm, omitted_candidates, propose
+from portal.domain.rules import Applicant
 
 from .conftest import CLOCK, ID_KEY, TODAY, disqualify, han
 
@@ -102,7 +102,7 @@ def test_nobody_fits_leaves_the_quota_unused(db, village):
 
 def _big_village(db, county, listed=12, waiting=30):
     """A village whose quota (40) is filled by 12 households; 30 more wait with distinct votes."""
-    from portal.regions import add_region
+    from portal.domain.regions import add_region
     add_region(db, "430811100009", "并发村", "430811100")
     set_quota(db, county["campaign"], "430811100", 40)
     set_quota(db, county["campaign"], "430811100009", 24)
@@ -193,7 +193,7 @@ def test_replacement_on_a_township_list_keeps_each_village_within_its_quota(db, 
     # The township has room for 王明, his village does not; 欧阳德胜 (1) would fit but lost his place
     # by an upheld report (the fixture's amendment), so he never comes back (issue 16, item 4).
     assert p.replacements == () and p.unused > 0
-    from portal.publishing import amend_list
+    from portal.domain.publishing import amend_list
     with pytest.raises(rules.QuotaError, match="双星村"):
         amend_list(db, township, household_ids=[hid for hid in entries if hid != h["向春华"]] + [h["王明"]],
                    note="x", key=ID_KEY, today=None, start=TODAY, clock=CLOCK)
@@ -206,8 +206,8 @@ def test_replacement_on_a_township_list_keeps_each_village_within_its_quota(db, 
 def small_village(db, county):
     """龙尾巴村-like village, quota 8: 丙户 (5, 30 votes) and 卓世平 (3, 20) listed; 甲高票 (4, 19) and
     乙低票 (4, 2) waiting, in that order."""
-    from portal.regions import add_region
-    from portal.campaigns import set_quota
+    from portal.domain.campaigns import set_quota
+    from portal.domain.regions import add_region
 
     add_region(db, "430811300", "天子山镇", "430811")          # a township of its own: nothing above it yet
     add_region(db, "430811300001", "小村", "430811300")
@@ -224,7 +224,7 @@ def small_village(db, county):
 
 def test_an_amendment_cannot_add_past_the_ranking_or_drop_without_a_ground(db, small_village):
     """Item 3: 乙低票 cannot come in past 甲高票, and 卓世平 cannot be dropped without a recorded ground."""
-    from portal.publishing import amend_list
+    from portal.domain.publishing import amend_list
 
     h, list_id = small_village["h"], small_village["list_id"]
     with pytest.raises(PublishError, match="必须先登记取消资格的理由"):
@@ -242,7 +242,7 @@ def test_an_amendment_cannot_add_past_the_ranking_or_drop_without_a_ground(db, s
 
 def test_a_disqualified_household_never_returns(db, small_village):
     """Item 4: after 卓世平 lost his place and was replaced, no amendment can put him back."""
-    from portal.publishing import amend_list
+    from portal.domain.publishing import amend_list
 
     h, list_id = small_village["h"], small_village["list_id"]
     confirm(db, list_id=list_id, household_id=h["卓世平"], ground="空挂户", expected=None, actor="r", role="r",
@@ -293,7 +293,7 @@ def test_the_proposal_says_why_a_higher_ranked_household_is_passed_over(app, db,
     h, list_id = small_village["h"], small_village["list_id"]
     p = propose(db, list_id, h["卓世平"])
     assert p.replacements == () and p.skipped == ((h["甲高票"], 4, 3), (h["乙低票"], 4, 3))
-    from portal.accounts import create_user
+    from portal.domain.accounts import create_user
     create_user(db, username="xiaocun", display_name="小村文书", role="village_clerk", region_code="430811300001",
                 password=PASSWORD, actor="test", actor_role="cli", key=ID_KEY, clock=CLOCK)
     clerk = app.test_client()

@@ -5,8 +5,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from portal import rules
-from portal.rules import Applicant, Window
+from portal.domain import rules
+from portal.domain.rules import Applicant, Window
 
 D = dt.date
 SHANGHAI = ZoneInfo("Asia/Shanghai")

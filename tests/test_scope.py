@@ -9,21 +9,21 @@ import json
 
 import pytest
 
-from portal import rules
-from portal.campaigns import (
+from portal.db import connect, migrations
+from portal.domain import rules
+from portal.domain.campaigns import (
     add_household,
     create_campaign,
     get_campaign,
     set_quota,
     village_selection,
 )
-from portal.db import connect, migrations
+from portal.domain.publishing import PublishError, amend_list, publish_list
+from portal.domain.regions import add_region
+from portal.domain.replacement import add_omitted, confirm, omitted_candidates, propose
+from portal.domain.rules import Applicant, Scope
 from portal.importer import Scope as ImportScope
 from portal.importer import import_file
-from portal.publishing import PublishError, amend_list, publish_list
-from portal.regions import add_region
-from portal.replacement import add_omitted, confirm, omitted_candidates, propose
-from portal.rules import Applicant, Scope
 
 from .conftest import CLOCK, ID_KEY, TODAY, disqualify, han, login
 
@@ -204,14 +204,14 @@ def _flags(db):
 
 @pytest.mark.parametrize("fast", [True, False])
 def test_import_takes_the_flags_on_both_paths(app, db, county, tmp_path, monkeypatch, fast):
-    from portal import importer
+    from portal.importer import applicants, shapes
 
-    monkeypatch.setattr(importer, "BATCH", 10)
+    monkeypatch.setattr(shapes, "BATCH", 10)
     by_row = []
-    row = importer._ApplicantRows.row
-    monkeypatch.setattr(importer._ApplicantRows, "row", lambda self, n, cells: (by_row.append(n), row(self, n, cells)))
+    row = applicants._ApplicantRows.row
+    monkeypatch.setattr(applicants._ApplicantRows, "row", lambda self, n, cells: (by_row.append(n), row(self, n, cells)))
     if not fast:
-        monkeypatch.setattr(importer._ApplicantRows, "batch", None)
+        monkeypatch.setattr(applicants._ApplicantRows, "batch", None)
     table = [[f"钱{han(i, 2)}", _id(i), 2, "缺资金", 10 + i % 20, 30, ["是", "否", ""][i % 3], ["", "否", "√"][i % 3], 2000]
              for i in range(30)]
     report = import_file(db, _csv(tmp_path / "a.csv", table), kind="applicants",
@@ -267,7 +267,7 @@ def test_county_admin_chooses_the_dibao_rule_for_a_new_campaign(app, client, db,
 # --- The reviewer sees households above the income line ----------------------------------------------
 
 def test_above_the_line_is_flagged_for_the_reviewer_not_dropped(app, client, db, flagged):
-    from portal.accounts import create_user
+    from portal.domain.accounts import create_user
 
     app.config["WTF_CSRF_ENABLED"] = False
     c, h = flagged["campaign"], flagged["households"]

@@ -7,10 +7,11 @@ import re
 import pytest
 
 from portal import search
-from portal.campaigns import add_household, set_quota
-from portal.notices import create_notice
-from portal.publishing import publish_list
-from portal.regions import add_region
+from portal.domain.campaigns import add_household, set_quota
+from portal.domain.notices import create_notice
+from portal.domain.publishing import publish_list
+from portal.domain.regions import add_region
+from portal.search import store as search_store
 
 from .conftest import CLOCK, ID_KEY, NOW_AT, TODAY, set_now
 
@@ -24,7 +25,7 @@ def indexed(app, published):
 
 def add_notice(app, db, **fields):
     with app.app_context():
-        return create_notice(db, actor="t", role="county_admin", **fields, clock=CLOCK)
+        return create_notice(db, actor="t", role="county_admin", **fields, key=ID_KEY, clock=CLOCK)
 
 
 def find(app, q, **filters):
@@ -265,7 +266,7 @@ def test_a_broken_index_is_reported_then_rebuilt_while_names_still_work(app, cli
             f.write_bytes(b"\0garbage" * 10)
         else:
             f.unlink()
-    search._reader.clear()
+    search_store._reader.clear()
     page = client.get("/search", query_string={"q": "张建国"}).get_data(as_text=True)
     assert "正在重建" in page and "张*国" in page
     with app.app_context():
@@ -283,7 +284,7 @@ def test_a_searcher_kept_open_across_updates_answers_as_a_fresh_one(app, db, ind
         with app.app_context():
             search.apply_outbox(batch=1 + i % 3)
     kept = [[repr(h) for h in find(app, q, per_page=100).hits] for q in queries]
-    search._reader.clear()                               # forget it: the next search opens a fresh one
+    search_store._reader.clear()                               # forget it: the next search opens a fresh one
     fresh = [[repr(h) for h in find(app, q, per_page=100).hits] for q in queries]
     assert kept == fresh
     assert len([h for h in fresh[2] if "notice" in h]) == 12
@@ -306,14 +307,14 @@ def test_applied_outbox_rows_are_pruned_after_a_week(app, db, indexed, monkeypat
     for days in (10, 9, 8, 1):
         db.execute("insert into search_outbox (doc, at) values (?, ?)", [f"list:{list_id}", ago(days)])
     db.conn.commit()
-    monkeypatch.setattr(search, "_next_prune", 0.0)
+    monkeypatch.setattr(search_store, "_next_prune", 0.0)
     with app.app_context():
         assert search.apply_outbox() == 1                  # the four rows are applied (one document) ...
         assert db["search_outbox"].count >= 4              # ... and nothing is pruned while there was work
         assert search.apply_outbox() == 0                  # idle: the applied rows older than a week go
     left = [r["at"] for r in db.query("select at from search_outbox")]
     assert len(left) >= 1 and all(at > ago(7) for at in left)
-    assert search._next_prune > 0                          # and not again for an hour
+    assert search_store._next_prune > 0                          # and not again for an hour
     db.execute("insert into search_outbox (doc, at) values (?, ?)", ["pages", ago(30)])
     db.conn.commit()
     newest = db.execute("select max(id) from search_outbox").fetchone()[0]
@@ -323,11 +324,12 @@ def test_applied_outbox_rows_are_pruned_after_a_week(app, db, indexed, monkeypat
 
 def test_migration_0013_drops_the_fragment_keys_of_older_databases(tmp_path):
     from portal.db import connect, migrations
+    from portal.runtime import upgrade
 
     db = connect(str(tmp_path / "old.db"))
     migrations.apply(db, stop_before="0013_whole_name_keys")
     db.execute("insert into search_names (key, household_id) values ('建国', 1), ('jg', 1)")
     db.conn.commit()
-    migrations.apply(db)
+    assert upgrade(db) == ["0013_whole_name_keys"]
     assert db.execute("select count(*) from search_names").fetchone()[0] == 0     # no list published yet
     db.close()

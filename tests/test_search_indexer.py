@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from portal import search
+from portal.search import store as search_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,10 +36,10 @@ def expected_ids(db):
 
 
 def indexed(app):
-    search._reader.clear()
+    search_store._reader.clear()
     with app.app_context():
         ids = {i for i in search.indexed_ids() if not i.startswith("page:")}
-        with search._searcher() as s:
+        with search_store._searcher() as s:
             if s is None:                               # not built yet
                 return set(), 0
             count = s.doc_count() - len([p for p in Path(app.config["CONTENT_DIR"]).glob("*.md")])

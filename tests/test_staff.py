@@ -8,9 +8,9 @@ import re
 import pytest
 from flask import url_for
 
-from portal.accounts import create_user
-from portal.campaigns import add_household
-from portal.rules import PUBLIC_CAUSES_NOTE
+from portal.domain.accounts import create_user
+from portal.domain.campaigns import add_household
+from portal.domain.rules import PUBLIC_CAUSES_NOTE
 
 from .conftest import CLOCK, ID_KEY, PASSWORD, login, set_now
 
@@ -87,8 +87,8 @@ def test_selection_preview_shows_rank_quota_and_waiting_list(clerk):
 
 
 def new_village_with_clerk(app, db, staff):
-    from portal.campaigns import set_quota
-    from portal.regions import add_region
+    from portal.domain.campaigns import set_quota
+    from portal.domain.regions import add_region
     add_region(db, "430811100003", "高云村", "430811100")
     set_quota(db, staff["campaign"], "430811100003", 8)
     create_user(db, username="gaoyun", display_name="高云村文书", role="village_clerk", region_code="430811100003",

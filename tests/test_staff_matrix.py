@@ -49,7 +49,7 @@ def _photo(db, app, list_id, name):
 
 
 def _complaint(app, db, list_id, household_id=None, ground="vehicle"):
-    from portal.complaints import file_complaint
+    from portal.domain.complaints import file_complaint
     cid, _ = file_complaint(db, list_id=list_id, household_id=household_id, region_code=None, ground=ground,
                             text="有车", about_committee=False, anonymous=True, name="", phone="", files=[],
                             key=b"test-key", clock=clock_at("2026-11-16T10:00:00+08:00"))   # in the village window
@@ -178,7 +178,7 @@ def test_township_and_county_lists_are_published_by_their_own_level(app, staff):
 
 def test_case_material_goes_to_the_handler_and_the_assigned_investigator_only(app, db, targets, staff):
     """Issue 17, item 1: being in the area is not enough for a reporter's evidence or identity."""
-    from portal.accounts import create_user
+    from portal.domain.accounts import create_user
 
     inside, _, _ = targets
     cid, fid = inside["complaint_id"], inside["file_id"]

@@ -7,14 +7,16 @@ from flask_login import current_user
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
-from .. import audit, clock, rules
-from ..accounts import ROLES, AccountError, create_user
-from ..campaigns import create_campaign, get_quota, set_quota
-from ..db import get_db, write_transaction
-from ..regions import ancestors, get_region_row
-from . import staff_route
+from .. import clock
+from ..domain import audit, rules
+from ..domain.accounts import ROLES, AccountError, create_user
+from ..domain.accounts import deactivate_user as deactivate_account
+from ..domain.campaigns import create_campaign, get_quota, split_quotas
+from ..domain.regions import ancestors, get_region_row
+from ..runtime import get_db, id_key
 from .console import chosen_campaign
 from .forms import DeactivateUserForm, NewCampaignForm, NewUserForm, choices
+from .routing import staff_route
 
 LEVEL_LABELS = {"county": "县", "township": "乡镇", "village": "村"}
 
@@ -43,7 +45,8 @@ def new_user():
         try:
             create_user(db, username=form.username.data, display_name=form.display_name.data, role=form.role.data,
                         region_code=form.region_code.data, password=form.password.data,
-                        actor=current_user.username, actor_role=current_user.role, clock=clock.current())
+                        actor=current_user.username, actor_role=current_user.role, key=id_key(),
+                        clock=clock.current())
         except AccountError as error:
             form[error.field].errors.append(str(error))
         else:
@@ -60,12 +63,8 @@ def deactivate_user(user_id):
     if user_id == current_user.id:
         flash("不能停用自己的账号。")
         return redirect(url_for("staff.users"))
-    with write_transaction(db):
-        row = next(db.query("select username, region_code, active from users where id = ?", [user_id]))
-        db.execute("update users set active = 0, session_version = session_version + 1 where id = ?", [user_id])
-        audit.record(db, actor=current_user.username, role=current_user.role, action="user.deactivate",
-                     object_type="user", object_id=user_id, region_code=row["region_code"],
-                     before={"active": row["active"]}, after={"active": 0}, clock=clock.current())
+    row = deactivate_account(db, user_id, actor=current_user.username, role=current_user.role, key=id_key(),
+                          clock=clock.current())
     flash(f"已停用账号 {row['username']}，该账号的登录立即失效。")
     return redirect(url_for("staff.users"))
 
@@ -112,24 +111,9 @@ def quotas(code):
 
 
 def _save_quotas(db, campaign, region, own, children, form) -> None:
-    if own is None:
-        raise rules.QuotaError(f"{region['name']}本身还没有规模指标，请先在上一级下达。")
-    with write_transaction(db):
-        before = {c["code"]: (get_quota(db, campaign["id"], c["code"]) or {}).get("persons") for c in children}
-        if "reserve" in form:
-            before["reserve"] = own["reserve"]
-            # Lower the reserve first if it shrinks, so the split check sees the new figures.
-            set_quota(db, campaign["id"], region["code"], own["persons"], reserve=0)
-        for c in children:
-            set_quota(db, campaign["id"], c["code"], form[f"q_{c['code']}"].data)
-        after = {c["code"]: form[f"q_{c['code']}"].data for c in children}
-        if "reserve" in form:
-            set_quota(db, campaign["id"], region["code"], own["persons"], reserve=form.reserve.data)
-            after["reserve"] = form.reserve.data
-        audit.record(db, actor=current_user.username, role=current_user.role, action="quota.split",
-                     object_type="region", object_id=region["code"], region_code=region["code"],
-                     before={"campaign_id": campaign["id"], **before}, after={"campaign_id": campaign["id"], **after},
-                     clock=clock.current())
+    split_quotas(db, campaign, region, {c["code"]: form[f"q_{c['code']}"].data for c in children},
+                 form.reserve.data if "reserve" in form else None, actor=current_user.username,
+                 role=current_user.role, key=id_key(), clock=clock.current())
 
 
 @staff_route("/campaigns/new", permission="admin.campaigns", methods=("GET", "POST"))
@@ -141,17 +125,11 @@ def new_campaign():
                  {"level": "township", "name": "审核公示", "days": form.township_days.data},
                  {"level": "county", "name": "审定公告", "days": form.county_days.data}]
         county = current_user.region_code[:6]
-        with write_transaction(db):
-            campaign_id = create_campaign(
-                db, county_code=county, name=form.name.data.strip(), reference_date=form.reference_date.data,
-                income_line=form.income_line.data, chain=chain, dibao=form.dibao.data,
-                wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
-                clock=clock.current())
-            audit.record(db, actor=current_user.username, role=current_user.role, action="campaign.create",
-                         object_type="campaign", object_id=campaign_id, region_code=county,
-                         after={"name": form.name.data, "chain": chain, "income_line": form.income_line.data,
-                                "scope": {"dibao": form.dibao.data, "wubao_excluded": form.wubao_excluded.data}},
-                         clock=clock.current())
+        campaign_id = create_campaign(
+            db, county_code=county, name=form.name.data.strip(), reference_date=form.reference_date.data,
+            income_line=form.income_line.data, chain=chain, dibao=form.dibao.data,
+            wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
+            actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
         flash("已建立新批次。请先下达县级规模指标，再分解到乡镇和村。")
         return redirect(url_for("staff.dashboard", campaign=campaign_id))
     return render_template("staff/campaign_new.html", form=form), 400 if form.errors else 200
@@ -162,4 +140,4 @@ def audit_log():
     db = get_db()
     rows = list(db.query("select * from audit_log where region_code like ? order by id desc limit 200",
                          [current_user.region_code + "%"]))
-    return render_template("staff/audit.html", rows=rows, broken=audit.first_broken_row(db))
+    return render_template("staff/audit.html", rows=rows, broken=audit.first_broken_row(db, id_key()))

@@ -9,27 +9,25 @@ import sqlite3
 from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
-from .. import audit, clock, rules
-from ..campaigns import (above_line, add_household, get_quota, id_key, in_published_ranking, published_selection,
-                         village_selection)
-from ..db import get_db, write_transaction
-from ..privacy import hash_id, mask_id
-from ..regions import ancestors, get_region_row
-from . import staff_route
+from .. import clock
+from ..domain import rules
+from ..domain.campaigns import (
+    above_line,
+    add_household,
+    get_quota,
+    household_snapshot,
+    in_published_ranking,
+    published_selection,
+    update_household,
+    village_selection,
+)
+from ..domain.regions import ancestors, get_region_row
+from ..runtime import get_db, id_key
 from .console import chosen_campaign
 from .forms import EditApplicantForm, choices
+from .routing import staff_route
 
 DUPLICATE_ID = "这个身份证号已经登记在本批次的另一户（可能是拆户或空挂户），不能重复登记。"
-
-
-def household_snapshot(db, household_id: int) -> dict:
-    """A household as the audit log records it: never the ID number, only its masked form."""
-    row = next(db.query(
-        "select h.*, v.votes, v.voters_present from households h left join votes v on v.household_id = h.id "
-        "where h.id = ?", [household_id]))
-    row.pop("id_hash", None)
-    row.pop("created_at", None)
-    return row
 
 
 def _group_choices(db, village_code: str) -> list:
@@ -56,18 +54,15 @@ def new_applicant(code):
         form.applied_on.data = clock.today()
     if form.validate_on_submit():
         try:
-            with write_transaction(db):
-                household_id = add_household(
-                    db, campaign_id=campaign["id"], village_code=code, group_code=form.group_code.data or None,
-                    head_name=form.head_name.data, size=form.size.data, applied_on=form.applied_on.data,
-                    id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
-                    income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
-                    single_child=form.single_child.data, all_daughters=form.all_daughters.data,
-                    dibao=form.dibao.data, wubao=form.wubao.data, latin_names=current_app.config["NAME_LATIN"],
-                    votes=form.votes.data, voters_present=form.voters_present.data, clock=clock.current())
-                audit.record(db, actor=current_user.username, role=current_user.role, action="household.create",
-                             object_type="household", object_id=household_id, region_code=code,
-                             after=household_snapshot(db, household_id), clock=clock.current())
+            add_household(
+                db, campaign_id=campaign["id"], village_code=code, group_code=form.group_code.data or None,
+                head_name=form.head_name.data, size=form.size.data, applied_on=form.applied_on.data,
+                id_number=form.id_number.data or None, id_key=id_key(), causes=form.causes.data,
+                income_per_capita=float(form.income_per_capita.data), disabled_member=form.disabled_member.data,
+                single_child=form.single_child.data, all_daughters=form.all_daughters.data,
+                dibao=form.dibao.data, wubao=form.wubao.data, latin_names=current_app.config["NAME_LATIN"],
+                votes=form.votes.data, voters_present=form.voters_present.data, actor=current_user.username,
+                role=current_user.role, clock=clock.current())
         except sqlite3.IntegrityError:
             form.id_number.errors.append(DUPLICATE_ID)
         else:
@@ -91,11 +86,9 @@ def edit_applicant(household_id):
         form.head_name.errors = [RANKED]
     elif form.validate_on_submit():
         try:
-            with write_transaction(db):
-                _update_household(db, household_id, form)
-                audit.record(db, actor=current_user.username, role=current_user.role, action="household.update",
-                             object_type="household", object_id=household_id, region_code=region["code"],
-                             before=before, after=household_snapshot(db, household_id), clock=clock.current())
+            update_household(db, household_id, _household_fields(form), id_number=form.id_number.data or None,
+                             votes=form.votes.data, voters_present=form.voters_present.data,
+                             actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
         except sqlite3.IntegrityError:
             form.id_number.errors.append(DUPLICATE_ID)
         else:
@@ -126,21 +119,15 @@ def _fill(form: EditApplicantForm, row: dict) -> None:
     form.voters_present.data = row["voters_present"]
 
 
-def _update_household(db, household_id: int, form: EditApplicantForm) -> None:
-    fields = {
+def _household_fields(form: EditApplicantForm) -> dict:
+    """The household columns the entry form edits."""
+    return {
         "head_name": form.head_name.data.strip(), "size": form.size.data, "group_code": form.group_code.data or None,
         "causes": json.dumps(form.causes.data), "income_per_capita": float(form.income_per_capita.data),
         "disabled_member": int(form.disabled_member.data), "single_child": int(form.single_child.data),
         "all_daughters": int(form.all_daughters.data), "dibao": int(form.dibao.data), "wubao": int(form.wubao.data),
         "applied_on": form.applied_on.data.isoformat(),
     }
-    if form.id_number.data:   # an empty field keeps the ID already on file
-        fields["id_hash"] = hash_id(form.id_number.data, id_key())
-        fields["id_masked"] = mask_id(form.id_number.data)
-    db["households"].update(household_id, fields)
-    db.execute("insert into votes (household_id, votes, voters_present) values (?, ?, ?) "
-               "on conflict (household_id) do update set votes = excluded.votes, voters_present = excluded.voters_present",
-               [household_id, form.votes.data, form.voters_present.data])
 
 
 @staff_route("/r/<code>/selection", permission="selection.preview", target="region")

@@ -5,28 +5,51 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, render_template, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
-from wtforms import BooleanField, DateField, RadioField, SelectField, StringField, TextAreaField, ValidationError
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+)
 from wtforms.validators import DataRequired, InputRequired, Length, Optional
 
-from .. import audit, clock, rules
-from ..accounts import ROLE_PERMISSIONS, ROLES
-from ..campaigns import id_key
-from ..complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS, file_complaint
-from ..db import get_db, write_transaction
-from ..inputs import parse_int
-from ..publishing import PublishError
-from ..rules import QuotaError
-from ..replacement import (NOT_ABOUT_A_HOUSEHOLD, add_omitted, awaits_action, confirm, highest_list_carrying,
-                           omitted_candidates, propose)
-from ..regions import ancestor_codes, get_region_row
-from ..workdays import add_working_days
-from . import staff_route
+from .. import clock
+from ..domain import cases as workflow
+from ..domain import rules
+from ..domain.accounts import ROLES
+from ..domain.cases import (
+    HOUSEHOLD_GROUNDS,
+    CaseError,
+    awaits_action,
+    get_case,
+    next_actors,
+)
+from ..domain.complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS
+from ..domain.numbers import parse_int
+from ..domain.publishing import PublishError
+from ..domain.regions import get_region_row
+from ..domain.replacement import highest_list_carrying, omitted_candidates, propose
+from ..domain.rules import QuotaError
+from ..domain.workdays import add_working_days
+from ..runtime import get_db, id_key
 from .console import jurisdiction_choices
 from .forms import choices
-
-from flask_wtf import FlaskForm
+from .routing import staff_route
 
 
 class AssignForm(FlaskForm):
@@ -70,46 +93,15 @@ class ReplaceForm(FlaskForm):
     start = DateField("递补户公示开始日期", validators=[InputRequired("请填写公示开始日期。")])
 
 
-def _case(complaint_id: int) -> dict:
-    return next(get_db().query(
-        "select c.*, r.name as handler_name, l.title as list_title, l.region_code as list_region, "
-        "u.display_name as investigator_name, h.head_name as household_name "
-        "from complaints c join regions r on r.code = c.handler_region left join lists l on l.id = c.list_id "
-        "left join users u on u.id = c.investigator_id left join households h on h.id = c.household_id "
-        "where c.id = ?", [complaint_id]))
-
-
 #: How the case timeline names each event (complaint_events.kind), and what a file is.
 EVENT_NAMES = {"filed": "收到举报", "info_added": "举报人补充情况", "assigned": "安排调查", "concluded": "办结"}
 FILE_KINDS = {"image/jpeg": "照片", "image/png": "图片", "application/pdf": "PDF 文件"}
-
-#: Grounds about a listed household: only these can cost it its place (递补).
-HOUSEHOLD_GROUNDS = set(GROUNDS) - NOT_ABOUT_A_HOUSEHOLD
-
 
 def handles(c: dict) -> bool:
     """The staff handling a case: its assigned investigator, or the handling unit itself (not a
     superior that merely oversees the area). Only they see the reporter and conclude it."""
     return current_user.id == c["investigator_id"] or (
         current_user.region_code == c["handler_region"] and current_user.role != "investigator")
-
-
-def next_actors(db, c: dict) -> list[str]:
-    """Who may confirm the 递补 or 补录 of an upheld case: active staff with that permission whose
-    area holds the handling unit, nearest first ("张文书（村委会文书）")."""
-    roles = ROLE_PERMISSIONS["complaints.replace"]
-    areas = [*ancestor_codes(c["handler_region"]), c["handler_region"]]
-    rows = db.query(f"""select display_name, role from users where active = 1
-                        and role in ({",".join("?" for _ in roles)})
-                        and region_code in ({",".join("?" for _ in areas)})
-                        order by length(region_code) desc, id""", [*sorted(roles), *areas])
-    return [f"{r['display_name']}（{ROLES[r['role']]}）" for r in rows]
-
-
-def _event(db, complaint_id: int, kind: str, text: str) -> None:
-    db["complaint_events"].insert({"complaint_id": complaint_id, "at": clock.current().stamp(),
-                                   "actor": current_user.username,
-                                   "kind": kind, "text": text})
 
 
 @staff_route("/complaints", permission="complaints.view")
@@ -126,7 +118,7 @@ def cases():
 @staff_route("/complaints/<id:complaint_id>", permission="complaints.view", target="complaint")
 def case(complaint_id):
     db = get_db()
-    c = _case(complaint_id)
+    c = get_case(get_db(), complaint_id)
     assign = AssignForm()
     assign.investigator.choices = _investigators(db, c["handler_region"])
     days = int(current_app.config["COMPLAINT_DUE_DAYS"])
@@ -155,20 +147,24 @@ def _investigators(db, handler_region: str) -> list:
                    for r in rows if handler_region.startswith(r["region_code"]))
 
 
-def _case_step(complaint_id: int, form, write, done, guard=lambda c: True):
-    """Run one step of a case under the write lock, re-reading its state there, so two people
-    cannot both conclude (or assign after concluding) the same case."""
+def _case_step(complaint_id: int, form, step, done, guard=lambda c: True):
+    """One step of a case (``step(db, case)``, a ``domain.cases`` workflow that re-reads the case under
+    the write lock), after the permission's ``guard``; its message or its refusal is flashed."""
     db = get_db()
-    with write_transaction(db):
-        c = _case(complaint_id)
-        if c["status"] == "concluded":
-            flash("这件举报已经办结。")
-        elif not guard(c):
-            abort(403)
-        elif not form.validate_on_submit():
-            flash("；".join(e for errors in form.errors.values() for e in errors))
-        elif write(db, c) is not False:
-            flash(done() if callable(done) else done)
+    c = get_case(db, complaint_id)
+    if c["status"] == "concluded":
+        flash("这件举报已经办结。")
+    elif not guard(c):
+        abort(403)
+    elif not form.validate_on_submit():
+        flash("；".join(e for errors in form.errors.values() for e in errors))
+    else:
+        try:
+            result = step(db, c)
+        except CaseError as error:
+            flash(str(error))
+        else:
+            flash(done(result) if callable(done) else done)
     return redirect(url_for("staff.case", complaint_id=complaint_id)), 303
 
 
@@ -178,17 +174,11 @@ def assign(complaint_id):
     form = AssignForm()
     form.investigator.choices = _investigators(get_db(), g.target_region)
 
-    def write(db, c):
-        db.execute("update complaints set status = 'investigating', investigator_id = ?, due_on = ? where id = ?",
-                   [form.investigator.data, form.due_on.data.isoformat(), complaint_id])
-        _event(db, complaint_id, "assigned", f"已安排调查，预计{form.due_on.data.month}月{form.due_on.data.day}日前办结")
-        audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.assign",
-                     object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
-                     before={"status": c["status"]},
-                     after={"status": "investigating", "investigator_id": form.investigator.data,
-                            "due_on": form.due_on.data.isoformat()}, clock=clock.current())
+    def step(db, c):
+        workflow.assign(db, complaint_id, investigator_id=form.investigator.data, due_on=form.due_on.data,
+                        actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
 
-    return _case_step(complaint_id, form, write, "已安排调查。")
+    return _case_step(complaint_id, form, step, "已安排调查。")
 
 
 def _conclude_form(db, c: dict) -> ConcludeForm:
@@ -202,41 +192,26 @@ def _conclude_form(db, c: dict) -> ConcludeForm:
 @staff_route("/complaints/<id:complaint_id>/conclude", permission="complaints.conclude", target="complaint",
              methods=("POST",))
 def conclude(complaint_id):
-    form = _conclude_form(get_db(), _case(complaint_id))
+    form = _conclude_form(get_db(), get_case(get_db(), complaint_id))
 
-    def write(db, c):
-        named = None
-        if c["ground"] == "omission" and form.outcome.data == "upheld":
-            named = form.omitted.data
-            allowed = {r["id"] for r in omitted_candidates(db, c["list_id"])} if c["list_id"] else set()
-            if named not in allowed:
-                flash("漏评查实的，请选择被漏评的农户（还没有录入的，请先由村里录入申请户）。")
-                return False
-        db.execute("update complaints set status = 'concluded', outcome = ?, findings = ?, public_reply = ?, "
-                   "concluded_at = ?, household_id = coalesce(?, household_id) where id = ?",
-                   [form.outcome.data, form.findings.data.strip(), form.public_reply.data.strip(), clock.current().stamp(),
-                    named, complaint_id])
-        _event(db, complaint_id, "concluded", OUTCOMES[form.outcome.data])
-        audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.conclude",
-                     object_type="complaint", object_id=complaint_id, region_code=c["handler_region"],
-                     before={"status": c["status"]},
-                     after={"status": "concluded", "outcome": form.outcome.data, "public_reply": form.public_reply.data,
-                            **({"omitted_household": named} if named else {})},
-                     clock=clock.current())
+    def step(db, c):
+        return workflow.conclude(db, complaint_id, outcome=form.outcome.data, findings=form.findings.data,
+                                 public_reply=form.public_reply.data, omitted_household=form.omitted.data,
+                                 actor=current_user.username, role=current_user.role, key=id_key(),
+                                 clock=clock.current())
 
-    def done() -> str:
-        c = _case(complaint_id)
+    def done(c) -> str:
         action = awaits_action(c)
         if action is None:
             return "已办结。"
-        step = "确认递补" if action == "replace" else "补录被漏评的农户"
+        what = "确认递补" if action == "replace" else "补录被漏评的农户"
         if current_user.can("complaints.replace", g.target_region, g.target_level):
-            return f"已办结。举报查实，请在本页{step}。"
+            return f"已办结。举报查实，请在本页{what}。"
         who = "、".join(next_actors(get_db(), c)) or "县扶贫办"
-        return f"已办结。举报查实，下一步由 {who} {step}；他们的工作台会提示这件举报。"
+        return f"已办结。举报查实，下一步由 {who} {what}；他们的工作台会提示这件举报。"
 
     # Only the staff handling the case conclude it, and not the person who registered it themselves.
-    return _case_step(complaint_id, form, write, done,
+    return _case_step(complaint_id, form, step, done,
                       guard=lambda c: handles(c) and c["operator"] != current_user.username)
 
 
@@ -244,7 +219,7 @@ def conclude(complaint_id):
              methods=("GET", "POST"))
 def replace(complaint_id):
     db = get_db()
-    c = _case(complaint_id)
+    c = get_case(get_db(), complaint_id)
     if not (c["outcome"] == "upheld" and c["ground"] in HOUSEHOLD_GROUNDS and c["household_id"] and c["list_id"]):
         abort(404)
     form = ReplaceForm()
@@ -258,12 +233,9 @@ def replace(complaint_id):
     if proposal and form.validate_on_submit():
         expected = tuple(n for x in (form.expected.data or "").split(",") if (n := parse_int(x)) is not None)
         try:
-            with write_transaction(db):
-                confirm(db, list_id=target["id"], household_id=c["household_id"], ground=GROUNDS[c["ground"]],
-                        expected=expected, actor=current_user.username, role=current_user.role, key=id_key(),
-                        today=clock.today(), start=form.start.data, complaint_id=complaint_id, clock=clock.current())
-                db.execute("update complaints set resolved_household_id = ? where id = ?",
-                           [c["household_id"], complaint_id])
+            workflow.resolve_by_replacement(db, c, list_id=target["id"], expected=expected, start=form.start.data,
+                                            today=clock.today(), actor=current_user.username, role=current_user.role,
+                                            key=id_key(), clock=clock.current())
         except PublishError as error:
             problem = str(error)
         else:
@@ -288,7 +260,7 @@ def replace(complaint_id):
 def omission(complaint_id):
     """An upheld 漏评 report: add the household that was left out (rule 9)."""
     db = get_db()
-    c = _case(complaint_id)
+    c = get_case(get_db(), complaint_id)
     # Only for the household an upheld 漏评 report named (rule 9): 补录 is no way round the ranking.
     if not (c["ground"] == "omission" and c["outcome"] == "upheld" and c["list_id"] and c["household_id"]):
         abort(404)
@@ -303,16 +275,10 @@ def omission(complaint_id):
         if form.use_reserve.data and current_user.role != "county_admin":
             abort(403)   # only the county office may spend the reserve
         try:
-            with write_transaction(db):
-                if _case(complaint_id)["resolved_household_id"]:      # re-checked under the lock
-                    raise PublishError("这件举报已经补录过一户。")
-                add_omitted(db, list_id=c["list_id"], household_id=form.household.data,
-                            use_reserve=form.use_reserve.data, actor=current_user.username, role=current_user.role,
-                            key=id_key(), today=clock.today(), start=form.start.data, complaint_id=complaint_id,
-                            clock=clock.current())
-                db.execute("update complaints set resolved_household_id = ? where id = ?",
-                           [form.household.data, complaint_id])
-        except (PublishError, QuotaError) as error:
+            workflow.resolve_by_omission(db, c, household_id=form.household.data, use_reserve=form.use_reserve.data,
+                                         start=form.start.data, today=clock.today(), actor=current_user.username,
+                                         role=current_user.role, key=id_key(), clock=clock.current())
+        except (PublishError, QuotaError, CaseError) as error:
             problem = str(error) + ("" if form.use_reserve.data else " 本村指标不够的，可请县扶贫办批准动用预留机动名额。")
         else:
             flash("已补录并发布新版本，补录户另行公示。")
@@ -327,7 +293,7 @@ def omission(complaint_id):
 def case_file(complaint_id, file_id):
     """A reporter's evidence: only for the staff handling the case (``handles``), not for everyone
     who may see the case in their area (issue 17, item 1)."""
-    if not handles(_case(complaint_id)):
+    if not handles(get_case(get_db(), complaint_id)):
         abort(403)
     row = next(get_db().query("select * from complaint_files where id = ? and complaint_id = ?",
                               [file_id, complaint_id]), None)
@@ -365,17 +331,11 @@ def register():
         elif not current_user.can("complaints.manage", target, get_region_row(db, target)["level"]):
             abort(403)
         else:
-            with write_transaction(db):
-                complaint_id, _ = file_complaint(
-                    db, list_id=list_id, household_id=household["household_id"] if household else None,
-                    region_code=target, ground=form.ground.data,
-                    text=form.text.data, about_committee=False, anonymous=not (form.name.data or "").strip(),
-                    name=form.name.data or "", phone=form.phone.data or "", files=[], key=id_key(),
-                    clock=clock.current(), channel=form.channel.data, operator=current_user.username)
-                audit.record(db, actor=current_user.username, role=current_user.role, action="complaint.register",
-                             object_type="complaint", object_id=complaint_id, region_code=target,
-                             after={"channel": form.channel.data, "list_id": list_id, "ground": form.ground.data},
-                             clock=clock.current())
+            complaint_id = workflow.register(
+                db, list_id=list_id, household_id=household["household_id"] if household else None,
+                region_code=target, ground=form.ground.data, text=form.text.data, name=form.name.data or "",
+                phone=form.phone.data or "", channel=form.channel.data, actor=current_user.username,
+                role=current_user.role, key=id_key(), clock=clock.current())
             flash("已登记。举报人如需查询进度，可电话询问经办人。")
             return redirect(url_for("staff.case", complaint_id=complaint_id))
     return render_template("staff/register.html", form=form, problem=problem), 400 if (problem or form.errors) else 200

@@ -7,16 +7,17 @@ import datetime as dt
 from flask import abort, g, render_template, request
 from flask_login import current_user
 
-from .. import clock, rules
-from ..accounts import PUBLISHER
-from ..campaigns import get_campaign, get_quota
-from ..db import get_db
-from ..inputs import parse_int
-from ..lists import lists_where
-from ..publishing import chain_check, lower_lists, lower_windows
-from ..regions import ancestors, get_region_row
-from ..replacement import awaiting_in
-from . import staff_route
+from .. import clock
+from ..domain import rules
+from ..domain.accounts import PUBLISHER
+from ..domain.campaigns import get_campaign, get_quota
+from ..domain.cases import awaiting_in
+from ..domain.numbers import parse_int
+from ..domain.publishing import chain_check, lower_lists, lower_windows
+from ..domain.regions import ancestors, get_region_row
+from ..runtime import get_db
+from ..web.lists import lists_of_region, open_lists_within
+from .routing import staff_route
 
 
 def jurisdiction_choices(db) -> list:
@@ -90,7 +91,6 @@ def dashboard():
     db = get_db()
     region = get_region_row(db, current_user.region_code)
     campaign = chosen_campaign(db, region["code"])
-    prefix = region["code"] + "%"
     today = clock.today().isoformat()
     return render_template(
         "staff/dashboard.html",
@@ -98,8 +98,7 @@ def dashboard():
         crumbs=ancestors(db, region["code"]),
         campaign=campaign,
         campaigns=campaigns_of(db, region["code"]),
-        open_lists=lists_where("l.region_code like ? and v.window_start <= ? and v.window_end >= ?",
-                               [prefix, today, today], order="v.window_end, l.id"),
+        open_lists=open_lists_within(region["code"], clock.today()),
         waiting=_waiting_for_me(db, campaign, region),
         villages=quota_use(db, campaign["id"], region["code"]) if campaign else [],
         cases=_open_cases(db, region["code"], today),
@@ -153,7 +152,7 @@ def region(code):
         quota=get_quota(db, campaign["id"], code) if campaign else None,
         children=list(db.query("select code, name, level from regions where parent_code = ? order by code", [code])),
         villages=quota_use(db, campaign["id"], code) if campaign and region["level"] != "group" else [],
-        lists=lists_where("l.region_code = ?", [code], order="l.id desc"),
+        lists=lists_of_region(code, newest_first=False),
         applicants=applicants,
         readiness=readiness(db, campaign, region) if campaign and region["level"] in rules.LIST_LEVELS else None,
         can=lambda permission, level=region["level"]: current_user.can(permission, code, level),

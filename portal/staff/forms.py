@@ -5,20 +5,32 @@ from __future__ import annotations
 from flask import current_app
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import (BooleanField, DateField, DecimalField, HiddenField, IntegerField, SelectField,
-                     SelectMultipleField, StringField, TextAreaField, ValidationError, widgets)
-from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
+from wtforms import (
+    BooleanField,
+    DateField,
+    DecimalField,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+    ValidationError,
+    widgets,
+)
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+)
 
-from .. import rules
-from ..accounts import MIN_PASSWORD, ROLES
-from ..campaigns import BOTH_DIBAO_AND_WUBAO
-from ..privacy import MAX_NAME, id_number_problem, name_problem, normalise_name
-
-
-def choices(pairs) -> list[SelectChoice]:
-    """(value, label) pairs as WTForms 3.3+ wants them."""
-    return [SelectChoice(value, label) for value, label in pairs]
+from ..domain import rules
+from ..domain.accounts import MIN_PASSWORD, ROLES
+from ..domain.campaigns import BOTH_DIBAO_AND_WUBAO
+from ..domain.privacy import MAX_NAME, id_number_problem, name_problem, normalise_name
+from ..web.forms import choices
 
 
 class CheckboxesField(SelectMultipleField):

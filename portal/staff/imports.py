@@ -11,14 +11,13 @@ from flask import abort, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user
 
 from .. import clock
-from ..accounts import IMPORT_KINDS
-from ..campaigns import id_key
-from ..db import get_db
+from ..domain.accounts import IMPORT_KINDS
+from ..domain.regions import ancestors, get_region_row
 from ..importer import ImportFileError, Scope, import_file
-from ..regions import ancestors, get_region_row
-from . import staff_route
+from ..runtime import get_db, id_key
 from .console import chosen_campaign
 from .forms import ConfirmImportForm, UploadImportForm, choices
+from .routing import staff_route
 
 KIND_NAMES = {"applicants": "申请户和得票", "quotas": "规模指标", "regions": "行政区划"}
 TOKEN = re.compile(r"^[0-9a-f]{32}$")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
@@ -10,11 +9,11 @@ from wtforms import DateTimeLocalField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length
 
 from .. import clock
-from ..db import get_db
-from ..home import render_markdown
-from ..notices import create_notice
-from . import staff_route
+from ..domain.notices import create_notice
+from ..runtime import get_db, id_key
+from ..web.templating import render_markdown
 from .console import jurisdiction_choices
+from .routing import staff_route
 
 
 class EditNoticeForm(FlaskForm):
@@ -52,7 +51,7 @@ def new_notice():
             publish_at = form.publish_at.data.replace(tzinfo=clock.zone()).isoformat(timespec="seconds")
             create_notice(db, region_code=form.region.data, title=form.title.data, body=form.body.data,
                           publish_at=publish_at, actor=current_user.username, role=current_user.role,
-                          clock=clock.current())
+                          key=id_key(), clock=clock.current())
             flash("公告已保存，到发布时间自动公开。")
             return redirect(url_for("staff.notices"))
     return render_template("staff/notice_new.html", form=form, preview=preview), 400 if form.errors else 200

@@ -4,31 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from flask import abort, current_app, flash, g, redirect, render_template, request, send_file, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
 
-from .. import audit, clock, rules
-from ..campaigns import above_line, get_campaign, id_key, village_selection
-from ..db import get_db, write_transaction
-from ..inputs import parse_int
-from ..evidence import EvidenceError, read_upload, store
-from ..lists import list_context, qr_svg
-from ..publishing import PublishError, publish_list
-from ..replacement import confirm, propose
-from ..regions import ancestors, get_region_row
-from . import staff_route
+from .. import clock
+from ..domain import audit, rules
+from ..domain.campaigns import above_line, get_campaign, village_selection
+from ..domain.evidence import EvidenceError, read_upload, store
+from ..domain.numbers import parse_int
+from ..domain.publishing import PublishError, add_board_photo, publish_list
+from ..domain.regions import ancestors, get_region_row
+from ..domain.replacement import confirm, propose
+from ..runtime import evidence_folder, get_db, id_key
+from ..web.lists import list_context, qr_svg
 from .console import chosen_campaign, readiness
 from .forms import CorrectListForm, PublishListForm, UploadPhotoForm, choices
-
-
-
-def version_record(db, list_id: int) -> dict:
-    """What the audit log keeps of a list's current version."""
-    return next(db.query(
-        "select l.id as list_id, l.region_code, l.level, l.kind, v.version, v.window_start, v.window_end, "
-        "v.change_note, v.content_hash, (select count(*) from list_entries e where e.list_id = l.id "
-        "and e.version = v.version) as households from lists l join list_versions v on v.list_id = l.id "
-        "and v.version = l.current_version where l.id = ?", [list_id]))
+from .routing import staff_route
 
 
 @staff_route("/r/<code>/publish", permission="lists.publish", target="region", methods=("GET", "POST"))
@@ -44,11 +45,9 @@ def publish(code):
     problem = None
     if form.validate_on_submit():
         try:
-            with write_transaction(db):
-                list_id = publish_list(db, campaign_id=campaign["id"], region_code=code, kind=form.kind.data,
-                                       start=form.start.data, today=clock.today(), key=id_key(), clock=clock.current())
-                audit.record(db, actor=current_user.username, role=current_user.role, action="list.publish",
-                             object_type="list", object_id=list_id, region_code=code, after=version_record(db, list_id), clock=clock.current())
+            list_id = publish_list(db, campaign_id=campaign["id"], region_code=code, kind=form.kind.data,
+                                   start=form.start.data, today=clock.today(), key=id_key(),
+                                   actor=current_user.username, role=current_user.role, clock=clock.current())
         except (PublishError, rules.QuotaError) as error:
             problem = str(error)
         else:
@@ -158,19 +157,9 @@ def upload_photo(list_id):
 
 
 def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> None:
-    stored, digest = store("boards", str(list_id), data, ext)
-    lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]))
-    with write_transaction(db):
-        if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
-            return
-        photo_id = db["board_photos"].insert({
-            "list_id": list_id, "version": lst["current_version"], "stored_name": stored,
-            "content_type": content_type, "size": len(data), "sha256": digest,
-            "uploaded_by": current_user.username, "uploaded_at": clock.current().stamp(),
-        }).last_pk
-        audit.record(db, actor=current_user.username, role=current_user.role, action="list.photo",
-                     object_type="list", object_id=list_id, region_code=lst["region_code"],
-                     after={"photo_id": photo_id, "sha256": digest, "size": len(data)}, clock=clock.current())
+    stored, digest = store(evidence_folder("boards"), str(list_id), data, ext)
+    add_board_photo(db, list_id, stored=stored, digest=digest, content_type=content_type, size=len(data),
+                    actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
 
 
 @staff_route("/photos/<id:photo_id>", permission="lists.view", target="photo")

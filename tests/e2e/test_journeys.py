@@ -91,7 +91,7 @@ def test_villager_types_their_own_name_and_finds_their_row_masked(live_server, o
     import csv as _csv
     from pathlib import Path
 
-    from portal.privacy import mask_name
+    from portal.domain.privacy import mask_name
 
     rows = _csv.DictReader(open(Path(__file__).parents[2] / "import/demo/applicants.csv", encoding="utf-8"))
     me = max((r for r in rows if r["村"] == "龙尾巴村"), key=lambda r: int(r["得票数"]))

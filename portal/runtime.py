@@ -1,0 +1,70 @@
+"""What the running app hands the layers below it: one database connection per request (on ``g``,
+closed at teardown), the keys from the instance folder, the evidence folder, and ``upgrade`` (the
+migrations, then the search keys when a migration asks for them). The db layer and the domain know
+nothing of Flask; everything above them reaches the app's state through here (and ``portal.clock``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+import sqlite_utils
+from flask import current_app, g
+from flask.cli import with_appcontext
+
+from .db import REBUILDS_SEARCH_KEYS, connect, migrate
+from .domain import keys
+
+
+def get_db() -> sqlite_utils.Database:
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(exc=None) -> None:
+    db = g.pop("db", None)
+    if db is not None:
+        db.close()
+
+
+def upgrade(db: sqlite_utils.Database) -> list[str]:
+    """Apply pending migrations, then rebuild the search key tables if one of them asks for it."""
+    applied = migrate(db)
+    if REBUILDS_SEARCH_KEYS & set(applied):
+        keys.rebuild_keys(db)
+    return applied
+
+
+def id_key() -> bytes:
+    """The instance's key for hashing ID numbers and chaining the audit log."""
+    return current_app.config["ID_HASH_KEY"].encode()
+
+
+def evidence_folder(name: str) -> Path:
+    """A folder under ``EVIDENCE_DIR`` (complaint evidence, board photos, uploaded spreadsheets)."""
+    path = Path(current_app.config["EVIDENCE_DIR"]) / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def init_app(app) -> None:
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(init_db_command)
+    db = connect(app.config["DATABASE"])
+    try:
+        upgrade(db)
+    finally:
+        db.close()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db_command():
+    """Create or upgrade the schema (safe to run any number of times)."""
+    applied = upgrade(get_db())
+    if applied:
+        click.echo("Applied migrations: " + ", ".join(applied))
+    else:
+        click.echo("Database is up to date.")
