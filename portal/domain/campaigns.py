@@ -342,14 +342,10 @@ def above_line(db, campaign: dict, household_ids) -> list[dict]:
     ids = list(household_ids)
     if not ids:
         return []
-    rows = []
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
-        rows += db.query(
-            "select h.id, h.head_name, r.name as village, h.income_per_capita from households h "
-            f"join regions r on r.code = h.village_code where h.id in ({','.join('?' for _ in part)}) "
-            "and h.income_per_capita > ? order by h.village_code, h.id", [*part, campaign["income_line"]])
-    return rows
+    return list(db.query(
+        "select h.id, h.head_name, r.name as village, h.income_per_capita from households h "
+        "join regions r on r.code = h.village_code where h.id in (select value from json_each(?)) "
+        "and h.income_per_capita > ? order by h.village_code, h.id", [json.dumps(ids), campaign["income_line"]]))
 
 
 def split_quotas(db, campaign: dict, region: dict, quotas: dict[str, int], reserve: int | None, *, actor: str,

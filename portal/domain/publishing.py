@@ -8,6 +8,7 @@ with a Chinese message for the user; nothing is written in that case.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import sqlite3
 
 from ..db import write_transaction
@@ -52,22 +53,19 @@ def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str) 
     """
     if len(set(household_ids)) != len(household_ids):
         raise PublishError("名单中同一户出现了不止一次。")
-    rows = []
-    for chunk in range(0, len(household_ids), 500):
-        part = household_ids[chunk:chunk + 500]
-        placeholders = ",".join("?" for _ in part)
-        rows += db.query(
-            f"""
-            select h.id, h.village_code, coalesce(g.name, '') as group_name, h.head_name, h.size,
-                   h.causes, v.votes, v.voters_present, h.campaign_id, h.income_per_capita, h.applied_on,
-                   h.disabled_member + h.single_child + h.all_daughters as priority_count, h.dibao, h.wubao
-            from households h
-            left join votes v on v.household_id = h.id
-            left join regions g on g.code = h.group_code
-            where h.id in ({placeholders})
-            """,
-            part,
-        )
+    # One JSON array parameter, however many households (no limit on SQL variables to chunk around).
+    rows = list(db.query(
+        """
+        select h.id, h.village_code, coalesce(g.name, '') as group_name, h.head_name, h.size,
+               h.causes, v.votes, v.voters_present, h.campaign_id, h.income_per_capita, h.applied_on,
+               h.disabled_member + h.single_child + h.all_daughters as priority_count, h.dibao, h.wubao
+        from households h
+        left join votes v on v.household_id = h.id
+        left join regions g on g.code = h.group_code
+        where h.id in (select value from json_each(?))
+        """,
+        [json.dumps(household_ids)],
+    ))
     found = {r["id"]: r for r in rows}
     missing = [i for i in household_ids if i not in found or found[i]["campaign_id"] != campaign_id]
     if missing:
@@ -292,13 +290,9 @@ def _scope_marks(db, campaign: dict, entries: list[dict]) -> dict[int, str]:
     mark = rules.Scope.of(campaign).mark(rules.Applicant(id=0, size=0, votes=0, dibao=True))
     if not mark:        # the campaign ranks 低保 households like anyone: no row needs a note
         return {}
-    ids = [e["id"] for e in entries]
-    marks = {}
-    for chunk in range(0, len(ids), 500):
-        part = ids[chunk:chunk + 500]
-        for r in db.query(f"select id from households where dibao = 1 and id in ({','.join('?' for _ in part)})", part):
-            marks[r["id"]] = mark
-    return marks
+    ids = json.dumps([e["id"] for e in entries])
+    return {r["id"]: mark for r in db.query(
+        "select id from households where dibao = 1 and id in (select value from json_each(?))", [ids])}
 
 
 def _check_start(start: dt.date, today: dt.date | None, clock) -> None:
