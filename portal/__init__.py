@@ -64,7 +64,7 @@ DEFAULTS = {
     "HTTPS": False,
     # Number of reverse proxies in front whose X-Forwarded-* headers are trusted.
     "PROXY_HOPS": 0,
-    # Password guesses (portal/lockout.py): per account and place (device cookie or address), every
+    # Password guesses (portal/staff/lockout.py): per account and place (device cookie or address), every
     # attempt; per address, failures only; per account, failures from places it never logged in from.
     "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
     "LOGIN_LIMIT_PER_ACCOUNT_SLOW": "20 per day",

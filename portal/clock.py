@@ -14,11 +14,16 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 
-from .domain.clock import Clock, from_config
+from .domain.clock import Clock
 
 __all__ = ["EXTENSION", "Clock", "current", "from_config", "local_stamp", "now", "today", "zone"]
 
 EXTENSION = "portal.clock"
+
+
+def from_config(config) -> Clock:
+    """The app's clock: ``TIME_ZONE``, stopped at ``NOW`` when that is set."""
+    return Clock(config["TIME_ZONE"], config.get("NOW") or None)
 
 
 def current() -> Clock:

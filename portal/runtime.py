@@ -13,7 +13,7 @@ import sqlite_utils
 from flask import current_app, g
 from flask.cli import with_appcontext
 
-from .db import REBUILDS_SEARCH_KEYS, connect, migrate
+from .db import KEYS_STALE, connect, migrate, write_transaction
 from .domain import keys
 
 
@@ -30,10 +30,14 @@ def close_db(exc=None) -> None:
 
 
 def upgrade(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations, then rebuild the search key tables if one of them asks for it."""
+    """Apply pending migrations, then rebuild the search key tables if a migration (now or in a
+    run that died before it got here) asked for it: the rebuild and clearing the mark are one
+    transaction."""
     applied = migrate(db)
-    if REBUILDS_SEARCH_KEYS & set(applied):
-        keys.rebuild_keys(db)
+    if next(db.query("select 1 from meta where key = ?", [KEYS_STALE]), None):
+        with write_transaction(db):
+            keys.rebuild_keys(db)
+            db.execute("delete from meta where key = ?", [KEYS_STALE])
     return applied
 
 
@@ -47,6 +51,11 @@ def evidence_folder(name: str) -> Path:
     path = Path(current_app.config["EVIDENCE_DIR"]) / name
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def content_dir() -> Path:
+    """The guide pages' folder (``CONTENT_DIR``)."""
+    return Path(current_app.config["CONTENT_DIR"])
 
 
 def init_app(app) -> None:

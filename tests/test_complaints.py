@@ -220,10 +220,10 @@ def test_open_complaint_in_the_window_holds_the_next_level(app, db, county):
         publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY, key=ID_KEY, clock=CLOCK)
     # The console applies the same rule: the windows have closed, but the township is not ready.
     from portal.domain.campaigns import get_campaign
+    from portal.domain.publishing import readiness
     from portal.domain.regions import get_region_row
-    from portal.staff.console import readiness
     with app.app_context():
-        ready = readiness(db, get_campaign(db, c), get_region_row(db, "430811100"))
+        ready = readiness(db, get_campaign(db, c), get_region_row(db, "430811100"), TODAY)
     assert not ready["ready"] and any("1 件举报没有办结" in p for p in ready["problems"])
     db.execute("update complaints set status = 'concluded', outcome = 'dismissed' where id = ?", [cid])
     assert publish_list(db, campaign_id=c, region_code="430811100", kind="identify", start=TODAY, today=TODAY,

@@ -22,7 +22,7 @@ from .conftest import NOW
 
 LIVE = "https://live.example.cn"
 PUBLIC = "https://gongshi.example.cn"
-DRAFT_VILLAGE = "430811201005"        # 中湖村: applicants entered, no list published (portal/demo.py)
+DRAFT_VILLAGE = "430811201005"        # 中湖村: applicants entered, no list published (portal/ops/demo.py)
 PAST_NOTICE = ("关于延长公示期的说明", "2026-11-22T09:00:00+08:00")
 FUTURE_NOTICE = ("明天才公开的公告", "2026-11-24T08:00:00+08:00")
 

@@ -54,14 +54,14 @@ def imports(name: str) -> tuple[set[str], set[str]]:
             if not target.startswith("portal"):
                 outside.add(target)
                 continue
-            for alias in node.names:            # from . import audit: the module portal.audit
+            for alias in node.names:            # from . import audit: the module portal.domain.audit
                 submodule = f"{target}.{alias.name}"
                 inside.add(submodule if submodule in MODULES else target)
     resolved = set()
     for target in inside:
         if target in MODULES:
             resolved.add(target)
-        # Importing portal.search.keys from outside runs portal.search (its __init__) first; a module
+        # Importing portal.search.query from outside runs portal.search (its __init__) first; a module
         # importing a sibling depends on its own package only through what it names from it.
         parts = target.split(".")
         resolved.update(parent for n in range(1, len(parts))

@@ -328,8 +328,25 @@ def test_migration_0013_drops_the_fragment_keys_of_older_databases(tmp_path):
 
     db = connect(str(tmp_path / "old.db"))
     migrations.apply(db, stop_before="0013_whole_name_keys")
+    db.execute("delete from meta")                        # an older portal had rebuilt its keys then
     db.execute("insert into search_names (key, household_id) values ('建国', 1), ('jg', 1)")
     db.conn.commit()
     assert upgrade(db) == ["0013_whole_name_keys"]
     assert db.execute("select count(*) from search_names").fetchone()[0] == 0     # no list published yet
+    db.close()
+
+
+def test_a_start_that_died_before_the_key_rebuild_rebuilds_at_the_next(tmp_path):
+    """The migration leaves its mark in its own transaction; the rebuild clears it in another."""
+    from portal.db import KEYS_STALE, connect, migrations
+    from portal.runtime import upgrade
+
+    db = connect(str(tmp_path / "old.db"))
+    migrations.apply(db)                                  # migrated, then the process died
+    assert next(db.query("select 1 from meta where key = ?", [KEYS_STALE]), None)
+    db.execute("insert into search_names (key, household_id) values ('建国', 1)")
+    db.conn.commit()
+    assert upgrade(db) == []                              # nothing left to migrate, but the mark is seen
+    assert db.execute("select count(*) from search_names").fetchone()[0] == 0
+    assert next(db.query("select 1 from meta where key = ?", [KEYS_STALE]), None) is None
     db.close()

@@ -39,7 +39,7 @@ def indexed(app):
     search_store._reader.clear()
     with app.app_context():
         ids = {i for i in search.indexed_ids() if not i.startswith("page:")}
-        with search_store._searcher() as s:
+        with search_store.searcher() as s:
             if s is None:                               # not built yet
                 return set(), 0
             count = s.doc_count() - len([p for p in Path(app.config["CONTENT_DIR"]).glob("*.md")])

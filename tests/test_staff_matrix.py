@@ -1,7 +1,7 @@
 """Every console route × every role × a target inside and outside the user's jurisdiction.
 
 The routes come from the app's URL map, so a new console route is covered the day it is added;
-what each role may do is written out here independently of portal/accounts.py.
+what each role may do is written out here independently of portal/domain/accounts.py.
 """
 
 import secrets

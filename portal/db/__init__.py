@@ -15,9 +15,9 @@ import sqlite3
 import sqlite_utils
 
 from . import migrations_0001, migrations_0006  # noqa: F401  (they register the steps, in this order)
-from .migrations import REBUILDS_SEARCH_KEYS, migrations
+from .migrations import KEYS_STALE, migrations
 
-__all__ = ["REBUILDS_SEARCH_KEYS", "connect", "migrate", "migrations", "write_transaction"]
+__all__ = ["KEYS_STALE", "connect", "migrate", "migrations", "write_transaction"]
 
 
 def connect(path: str) -> sqlite_utils.Database:
@@ -59,8 +59,8 @@ def write_transaction(db: sqlite_utils.Database):
 
 
 def migrate(db: sqlite_utils.Database) -> list[str]:
-    """Apply pending migrations; returns the names applied (empty when up to date). When one of
-    ``REBUILDS_SEARCH_KEYS`` is among them the caller rebuilds the search key tables
+    """Apply pending migrations; returns the names applied (empty when up to date). A migration that
+    leaves ``KEYS_STALE`` in ``meta`` asks the caller to rebuild the search key tables
     (``runtime.upgrade`` does): key making is the domain's, above this layer."""
     pending = [m.name for m in migrations.pending(db)]
     migrations.apply(db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sqlite_utils
 
-from .migrations import migrations
+from .migrations import mark_keys_stale, migrations
 
 
 @migrations(name="0006_search")
@@ -31,7 +31,7 @@ def m0006_search(db: sqlite_utils.Database) -> None:
         ) without rowid;
         """
     )
-    # The key tables are filled by the caller (REBUILDS_SEARCH_KEYS). No outbox row is needed for the
+    mark_keys_stale(db)     # the caller fills the key tables (migrations.KEYS_STALE). No outbox row is needed for the
     # documents: no index existed before this migration, and the indexer builds a missing index from
     # the whole database when it starts.
 
@@ -165,4 +165,5 @@ def m0012_failed_logins(db: sqlite_utils.Database) -> None:
 def m0013_whole_name_keys(db: sqlite_utils.Database) -> None:
     """Name keys for the whole name only (issue 17, item 8): drop the suffix keys of 0006, with which
     张建 found 张建国 and gave away the character the list hides. The caller rebuilds the keys
-    (REBUILDS_SEARCH_KEYS); nothing changes in the schema."""
+    (migrations.KEYS_STALE); nothing changes in the schema."""
+    mark_keys_stale(db)

@@ -22,8 +22,6 @@ ROLES = {
     "village_clerk": "村委会文书",
     "investigator": "调查员",
 }
-
-
 #: The levels of region each role may be bound to.
 ROLE_LEVELS = {
     "county_admin": ("county",),
@@ -31,12 +29,8 @@ ROLE_LEVELS = {
     "village_clerk": ("village",),
     "investigator": ("township", "county"),
 }
-
-
 #: Who publishes, amends and keeps the board record of a list at each level.
 PUBLISHER = {"village": "village_clerk", "township": "township_reviewer", "county": "county_admin"}
-
-
 #: Permissions that do not depend on the level of the target.
 ROLE_PERMISSIONS = {
     "console.view": set(ROLES),
@@ -53,19 +47,13 @@ ROLE_PERMISSIONS = {
     "admin.quotas": {"county_admin"},
     "admin.campaigns": {"county_admin"},
 }
-
-
 LEVEL_PERMISSIONS = {"lists.publish", "lists.record"}
-
-
 #: What each role may import (regions and quotas shape the whole county: the county office's job).
 IMPORT_KINDS = {
     "village_clerk": ("applicants",),
     "township_reviewer": ("applicants",),
     "county_admin": ("applicants", "quotas", "regions"),
 }
-
-
 MIN_PASSWORD = 10
 
 
@@ -151,16 +139,16 @@ def verify_login(db, username: str, password: str) -> dict | None:
 _DUMMY_HASH = hasher.hash("not a password of anyone")
 
 
-def change_password(db, user, old: str, new: str, *, key: bytes, clock) -> None:
-    """Change ``user``'s password (any object with id, username, role, region_code); ends their other sessions."""
-    if verify_login(db, user.username, old) is None:
+def change_password(db, user: dict, old: str, new: str, *, key: bytes, clock) -> None:
+    """Change a user's password (``user``: their ``users`` row); ends their other sessions."""
+    if verify_login(db, user["username"], old) is None:
         raise ValueError("原密码不对。")
     check_password_rules(new)
     with write_transaction(db):
         db.execute("update users set password_hash = ?, session_version = session_version + 1 where id = ?",
-                   [hasher.hash(new), user.id])
-        audit.record(db, actor=user.username, role=user.role, action="user.password", object_type="user",
-                     object_id=user.id, region_code=user.region_code, key=key, clock=clock)
+                   [hasher.hash(new), user["id"]])
+        audit.record(db, actor=user["username"], role=user["role"], action="user.password", object_type="user",
+                     object_id=user["id"], region_code=user["region_code"], key=key, clock=clock)
 
 
 def deactivate_user(db, user_id: int, *, actor: str, role: str, key: bytes, clock) -> dict:

@@ -85,8 +85,6 @@ ACTION_NAMES = {
     "import.quotas": "导入规模指标",
     "import.regions": "导入行政区划",
 }
-
-
 OBJECT_NAMES = {"campaign": "批次", "complaint": "举报", "household": "农户", "list": "名单", "notice": "公告",
                 "region": "区划", "user": "账号", "import": "导入文件"}
 

@@ -218,6 +218,8 @@ def add_household(
                 {"household_id": household_id, "votes": votes, "voters_present": voters_present}
             )
         if actor:
+            if not id_key:
+                raise ValueError("an audited entry needs the instance key (id_key) to chain its audit row")
             audit.record(db, actor=actor, role=role, action="household.create", object_type="household",
                          object_id=household_id, region_code=village_code, after=household_snapshot(db, household_id),
                          key=id_key, clock=clock)
@@ -370,3 +372,26 @@ def split_quotas(db, campaign: dict, region: dict, quotas: dict[str, int], reser
         audit.record(db, actor=actor, role=role, action="quota.split", object_type="region", object_id=region["code"],
                      region_code=region["code"], before={"campaign_id": campaign["id"], **before},
                      after={"campaign_id": campaign["id"], **after}, key=key, clock=clock)
+
+
+def campaigns_of(db, region_code: str) -> list[dict]:
+    """The campaigns of the county a region lies in, newest first."""
+    return list(db.query("select id, name from campaigns where county_code = ? order by id desc",
+                         [region_code[:6]]))
+
+
+def quota_use(db, campaign_id: int, region_code: str) -> list[dict]:
+    """Villages under a region: quota and persons on their current 识别纳入 list."""
+    return list(db.query(
+        """
+        select r.code, r.name, q.persons as quota,
+               (select coalesce(sum(e.size), 0) from lists l
+                  join list_entries e on e.list_id = l.id and e.version = l.current_version
+                 where l.region_code = r.code and l.campaign_id = q.campaign_id and l.kind = 'identify') as used,
+               (select count(*) from lists l where l.region_code = r.code and l.campaign_id = q.campaign_id
+                   and l.kind = 'identify') as listed
+        from regions r join quotas q on q.region_code = r.code and q.campaign_id = ?
+        where r.level = 'village' and r.code like ? order by r.code
+        """,
+        [campaign_id, region_code + "%"],
+    ))

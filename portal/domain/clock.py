@@ -63,7 +63,3 @@ class Clock:
         if self._fixed is not None:
             return self._fixed.timestamp()
         return time.time()
-
-
-def from_config(config) -> Clock:
-    return Clock(config["TIME_ZONE"], config.get("NOW") or None)

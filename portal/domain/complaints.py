@@ -33,32 +33,16 @@ GROUNDS = {
     "procedure": "程序违规：没有评议、公示时间不够等",
     "other": "其他",
 }
-
-
 #: Grounds not about a listed household: only the others can cost a household its place (递补).
 NOT_ABOUT_A_HOUSEHOLD = frozenset({"omission", "procedure", "other"})
 #: Grounds that accuse the village committee itself: the township handles them (conflict of interest).
 COMMITTEE_GROUNDS = {"cadre", "favouritism", "procedure"}
-
-
 STATUS = {"received": "已受理", "investigating": "调查中", "concluded": "已办结"}
-
-
 OUTCOMES = {"upheld": "查实", "partly": "部分属实", "dismissed": "不属实"}
-
-
 CHANNELS = {"online": "网上举报", "phone": "电话", "letter": "来信", "meeting": "会议或当面反映"}
-
-
 CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTVWXYZ"   # no 0/O, 1/I/L, U
-
-
 CODE_LENGTH = 20                                     # 20 × log2(30) ≈ 98 bits
-
-
 MAX_FILES = 5
-
-
 MAX_TEXT = 5000
 
 
@@ -211,6 +195,8 @@ def file_complaint(db, *, list_id: int | None, household_id: int | None, region_
 
 def add_files(db, complaint_id: int, files: list, *, folder: Path | None, clock) -> None:
     """Store already-read evidence (data, content type, ext) for a complaint in ``folder``."""
+    if files and folder is None:
+        raise ValueError("evidence files need the folder to keep them in")
     for data, content_type, ext in files:
         stored, digest = store(folder, str(complaint_id), data, ext)
         if not next(db.query("select 1 from complaint_files where stored_name = ?", [stored]), None):

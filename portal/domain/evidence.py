@@ -8,11 +8,7 @@ import io
 from pathlib import Path
 
 MAX_BYTES = 10 * 1024 * 1024
-
-
 MAX_PIXELS = 40_000_000       # a 12000×12000 PNG of 500 KB would take gigabytes to decode
-
-
 KINDS = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png"), b"%PDF-": ("application/pdf", "pdf")}
 
 
@@ -20,12 +16,13 @@ class EvidenceError(ValueError):
     """A file that cannot be kept; the message is for the user, in Chinese."""
 
 
-def read_upload(storage, *, allow_pdf: bool = True) -> tuple[bytes, str, str]:
-    """Read an uploaded file (at most MAX_BYTES), check what it really is, and clean images.
+def read_upload(stream, *, allow_pdf: bool = True) -> tuple[bytes, str, str]:
+    """Read an uploaded file (``stream``: any binary file object, such as an upload's stream; at
+    most MAX_BYTES), check what it really is, and clean images and PDFs.
 
     Returns (data, content type, extension). The name the browser sent is never trusted.
     """
-    data = storage.read(MAX_BYTES + 1)
+    data = stream.read(MAX_BYTES + 1)
     if len(data) > MAX_BYTES:
         raise EvidenceError("文件超过 10 MB，请压缩后再上传。")
     if not data:

@@ -18,3 +18,15 @@ def create_notice(db, *, region_code: str, title: str, body: str, publish_at: st
                      region_code=region_code, after={"title": title, "publish_at": publish_at}, key=key, clock=clock)
         keys.enqueue(db, f"notice:{notice_id}", clock=clock)
     return notice_id
+
+
+def published_notices(db, now: str, region_code: str | None = None, limit: int = 10) -> list[dict]:
+    """Notices whose time (``publish_at``, in the portal's zone) has come by ``now``, newest first,
+    for the site or a region's subtree."""
+    sql = "select n.*, r.name as region_name from notices n join regions r on r.code = n.region_code where n.publish_at <= ?"
+    params: list = [now]
+    if region_code:
+        sql += " and n.region_code >= ? and n.region_code < ? || ':'"
+        params += [region_code, region_code]
+    sql += " order by n.publish_at desc, n.id desc limit ?"
+    return list(db.query(sql, params + [limit]))

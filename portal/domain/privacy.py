@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import re
+
+from . import rules
 
 NAME_POLICIES = ("mask", "surname", "full")
 
@@ -157,3 +160,11 @@ def name_problem(name: str, latin: bool = False) -> str | None:
     if " " in name and not latin:
         return "户主姓名中间不能有空格。"
     return "“·”（或空格）只能用在姓名中间，隔开姓名的各部分，不能放在开头、结尾或连用。"
+
+
+def public_causes(causes_json: str, full: bool = False) -> str:
+    """Causes as public pages and the posted board show them (illness and disability folded into
+    家庭原因, whatever the name policy: DOMAIN §11 rule 11); ``full`` gives the exact causes for the
+    console's own pages, which only staff see."""
+    labels = [rules.CAUSES[c][0 if full else 1] for c in json.loads(causes_json) if c in rules.CAUSES]
+    return "、".join(dict.fromkeys(labels))

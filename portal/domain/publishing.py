@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
+from pathlib import Path
 
 from ..db import write_transaction
 from . import audit, rules
@@ -20,6 +21,7 @@ from .campaigns import (
     village_selection,
 )
 from .complaints import open_in_window
+from .evidence import store
 from .regions import ancestor_codes, get_region_row
 from .rules import PublishError
 from .versions import write_version
@@ -200,10 +202,13 @@ def version_record(db, list_id: int) -> dict:
         "and v.version = l.current_version where l.id = ?", [list_id]))
 
 
-def add_board_photo(db, list_id: int, *, stored: str, digest: str, content_type: str, size: int, actor: str,
+def add_board_photo(db, list_id: int, data: bytes, content_type: str, ext: str, *, folder: Path, actor: str,
                     role: str, key: bytes, clock) -> int | None:
-    """Keep the photo of a posted board (张榜留存) against the list's current version, once; returns its
-    id, or None when the same photo is already kept."""
+    """Keep the photo of a posted board (张榜留存, already cleaned by ``evidence.read_upload``) in
+    ``folder`` and against the list's current version, once; returns its id, or None when the same
+    photo is already kept."""
+    stored, digest = store(folder, str(list_id), data, ext)
+    size = len(data)
     with write_transaction(db):
         if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
             return None
@@ -401,3 +406,22 @@ def amend_list(
                        clock=clock)
         db.execute("update lists set current_version = ? where id = ?", [version, list_id])
     return version
+
+
+def readiness(db, campaign: dict, region: dict, today: dt.date) -> dict:
+    """Whether this region's 识别纳入 list can be published on ``today``: its own list, and the level below."""
+    own = next(db.query("select id from lists where campaign_id = ? and region_code = ? and kind = 'identify'",
+                        [campaign["id"], region["code"]]), None)
+    levels = [step["level"] for step in campaign["chain"]]
+    if region["level"] not in levels:
+        return {"own": own, "lower": [], "in_chain": False, "ready": False}
+    below = rules.lower_level(campaign["chain"], region["level"])
+    rows = lower_lists(db, campaign, region, "identify", below) if below else []
+    lower = [{"name": name, "list_id": row["id"] if row else None,
+              "closed": row is not None and dt.date.fromisoformat(row["window_end"]) < today} for name, row in rows]
+    # The same check as publishing: lower windows closed and every report filed in them concluded.
+    problems = chain_check(db, campaign, region["level"], rows, today) if below else []
+    earliest = rules.earliest_publication(lower_windows(rows)) if below else None
+    ready = own is None and not problems
+    return {"own": own, "lower": lower, "in_chain": True, "ready": ready, "problems": problems,
+            "earliest": earliest if earliest and earliest > today else None}

@@ -8,8 +8,6 @@ from ..db import write_transaction
 
 # 6-digit county, +3 township, +3 village, +3 villager group (DOMAIN §11 rule 1).
 CODE_RE = re.compile(r"^\d{6}(?:\d{3}){0,3}$")
-
-
 LEVEL_BY_LENGTH = {6: "county", 9: "township", 12: "village", 15: "group"}
 
 

@@ -11,8 +11,6 @@ from . import keys
 
 ENTRY_FIELDS = ("position", "household_id", "village_code", "group_name", "head_name", "size", "causes",
                 "votes", "voters_present", "mark")
-
-
 LIST_FIELDS = ("id", "campaign_id", "region_code", "level", "kind", "title", "approving_body")
 
 

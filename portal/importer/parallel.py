@@ -13,8 +13,6 @@ from .rows import check_rows
 from .shapes import ImportFileError, Report, Scope
 
 PARALLEL_ROWS = 20_000      # below this, starting a second interpreter (~0.5 s) costs more than it saves
-
-
 BULK_ROWS = 100_000         # from here, the household indexes are rebuilt once instead of updated per row
 
 

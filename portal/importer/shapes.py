@@ -11,8 +11,6 @@ from ..clock import Clock
 from ..domain import rules, spreadsheet
 
 KINDS = ("regions", "quotas", "applicants")
-
-
 SYNONYMS = {
     "regions": {
         "code": ("区划代码", "代码"),
@@ -44,39 +42,19 @@ SYNONYMS = {
         "proposed": ("拟纳入", "是否入选", "入选"),
     },
 }
-
-
 REQUIRED = {
     "regions": ("code", "name"),
     "quotas": ("persons",),
     "applicants": ("head_name", "id_number", "size", "votes", "voters_present"),
 }
-
-
 TOTAL_WORDS = {"合计", "总计", "小计", "总合计"}
-
-
 RESERVE_WORDS = ("预留", "机动")
-
-
 YES = {"是", "√", "✓", "✔", "1", "y", "yes", "有"}
-
-
 NO = {"", "否", "×", "0", "n", "no", "无"}
-
-
 CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
-
-
 MAX_PROBLEMS = 500
-
-
 MAX_COUNT = 100_000_000         # the largest number (household size, votes, a quota) a cell may hold
-
-
 FLAG_VALUES = {**{v: 0 for v in NO}, **{v: 1 for v in YES}}     # exact spellings; others go through row()
-
-
 BATCH = 5000
 
 

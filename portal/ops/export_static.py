@@ -58,6 +58,7 @@ from flask.cli import with_appcontext
 
 from .. import clock
 from ..runtime import get_db
+from ..web.home import list_pages
 
 # Paths that need the live portal (forms, sessions, receipt codes); never written to a snapshot.
 LIVE_PATHS = ("/complaints", "/search", "/staff")
@@ -76,8 +77,6 @@ def snapshot_urls(db) -> list[tuple[str, bool]]:
     public, a content file whose name is not a valid slug) and is then left out."""
     urls = [("/", True), ("/robots.txt", True), ("/feeds/all.rss", True), ("/feeds/all.atom", True)]
     urls += [(url, True) for url in static_urls()]
-    from ..web.home import list_pages
-
     urls += [(f"/pages/{p['slug']}", False) for p in list_pages()]
     for r in db.query("select code, level from regions order by code"):
         urls.append((f"/r/{r['code']}", True))

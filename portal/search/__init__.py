@@ -5,9 +5,10 @@
 Two stores, chosen by measurement (README, "Search"):
 
 * **Household names** live in SQLite beside the entries: ``search_names`` holds, for every household
-  on a published list, each suffix of its name in characters, full pinyin and initials
-  (``portal.pinyin``); a query word is a prefix range scan on that ordered key. It is written in the
-  same transaction as the publication, so it is never behind. Place names likewise (``search_places``).
+  on a published list, its whole name in characters, full pinyin and initials
+  (``portal.domain.pinyin``); a query word is one probe of that ordered key. ``portal.domain.keys``
+  writes it in the same transaction as the publication, so it is never behind. Place names hold
+  every suffix (``search_places``), so a fragment is a prefix range scan.
 * **Lists, notices and content pages** live in a whoosh index of character 1-2-grams plus the pinyin
   keys of their places, in ``instance/search/``. Web workers never write it: a publication or notice
   adds a row to ``search_outbox`` in its own transaction, and one indexer process (``flask indexer``,

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-from pathlib import Path
 
 import markdown
 import nh3
-from flask import current_app
 from whoosh import fields
 
 from .. import clock
 from ..domain import pinyin
 from ..domain.regions import ancestors
+from ..runtime import content_dir
 
 PER_PAGE = 20
 MAX_QUERY = 200
@@ -100,7 +99,7 @@ def page_docs() -> list[dict]:
     from ..domain.pages import parse_front_matter
 
     docs = []
-    for path in sorted(Path(current_app.config["CONTENT_DIR"]).glob("*.md")):
+    for path in sorted(content_dir().glob("*.md")):
         meta, body = parse_front_matter(path.read_text(encoding="utf-8"))
         docs.append({"id": f"page:{path.stem}", "type": "page", "title": meta.get("title", path.stem),
                      "text": _plain(body), "summary": meta.get("summary", ""), "level": "", "kind": "",

@@ -23,7 +23,7 @@ from .documents import (
     SCAN_LIMIT,
     SCHEMA,
 )
-from .store import _searcher
+from .store import searcher
 
 
 @dataclasses.dataclass
@@ -206,7 +206,7 @@ def search(q: str, *, region: str = "", level: str = "", kind: str = "", state: 
     start = (page - 1) * per_page
     hits = names[start:start + per_page]
     docs_total, index_ok = 0, True
-    with _searcher() as s:
+    with searcher() as s:
         if s is None:
             index_ok = False
         else:

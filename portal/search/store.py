@@ -255,7 +255,7 @@ def _fresh(s) -> bool:
 
 
 @contextlib.contextmanager
-def _searcher():
+def searcher():
     """A searcher on the current index, reopened (never ``refresh()``-ed: whoosh forks return stale
     and duplicate hits from it) when the index changed. Yields None when there is no usable index."""
     with _reader_lock:
@@ -276,5 +276,5 @@ def _searcher():
 
 def indexed_ids() -> set[str]:
     """Every document id in the current index (tests and the benchmark compare it with the database)."""
-    with _searcher() as s:
+    with searcher() as s:
         return {f["id"] for f in s.all_stored_fields()} if s is not None else set()

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-from .routing import bp, staff_route
-
-__all__ = ["bp", "init_app", "staff_route"]
+from .routing import bp
 
 
 def init_app(app) -> None:

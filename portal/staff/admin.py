@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from wtforms import IntegerField
 from wtforms.validators import InputRequired, NumberRange
 
@@ -14,8 +15,9 @@ from ..domain.accounts import deactivate_user as deactivate_account
 from ..domain.campaigns import create_campaign, get_quota, split_quotas
 from ..domain.regions import ancestors, get_region_row
 from ..runtime import get_db, id_key
+from ..web.forms import choices
 from .console import chosen_campaign
-from .forms import DeactivateUserForm, NewCampaignForm, NewUserForm, choices
+from .forms import DeactivateUserForm, NewCampaignForm, NewUserForm
 from .routing import staff_route
 
 LEVEL_LABELS = {"county": "县", "township": "乡镇", "village": "村"}
@@ -71,8 +73,6 @@ def deactivate_user(user_id):
 
 def quota_form_class(children: list[dict], with_reserve: bool):
     """A form with one quota field per child region (and the reserve for a county)."""
-    from flask_wtf import FlaskForm
-
     fields = {f"q_{c['code']}": IntegerField(c["name"], validators=[
         InputRequired(f"请填写{c['name']}的规模。"), NumberRange(0, 10_000_000, "规模不能为负数。")]) for c in children}
     if with_reserve:

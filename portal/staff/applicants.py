@@ -23,8 +23,9 @@ from ..domain.campaigns import (
 )
 from ..domain.regions import ancestors, get_region_row
 from ..runtime import get_db, id_key
+from ..web.forms import choices
 from .console import chosen_campaign
-from .forms import EditApplicantForm, choices
+from .forms import EditApplicantForm
 from .routing import staff_route
 
 DUPLICATE_ID = "这个身份证号已经登记在本批次的另一户（可能是拆户或空挂户），不能重复登记。"

@@ -137,7 +137,7 @@ def password():
     if form.validate_on_submit():
         attempt = lockout.attempt(flask_login.current_user.username)
         try:
-            change_password(get_db(), flask_login.current_user, form.old.data, form.new.data, key=id_key(),
+            change_password(get_db(), flask_login.current_user.row, form.old.data, form.new.data, key=id_key(),
                             clock=clock.current())
         except AccountError as error:      # the new password breaks a rule
             form.new.errors.append(str(error))

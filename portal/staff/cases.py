@@ -3,8 +3,6 @@ outcome and a public reply, confirm the 依次递补 replacement, register repor
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (
     abort,
     current_app,
@@ -46,9 +44,9 @@ from ..domain.regions import get_region_row
 from ..domain.replacement import highest_list_carrying, omitted_candidates, propose
 from ..domain.rules import QuotaError
 from ..domain.workdays import add_working_days
-from ..runtime import get_db, id_key
+from ..runtime import evidence_folder, get_db, id_key
+from ..web.forms import choices
 from .console import jurisdiction_choices
-from .forms import choices
 from .routing import staff_route
 
 
@@ -299,7 +297,7 @@ def case_file(complaint_id, file_id):
                               [file_id, complaint_id]), None)
     if row is None:
         abort(404)
-    path = Path(current_app.config["EVIDENCE_DIR"]) / "complaints" / row["stored_name"]
+    path = evidence_folder("complaints") / row["stored_name"]
     if not path.is_file():
         abort(404)
     # Always a download with the type sniffed at upload: never rendered inside the portal's origin.

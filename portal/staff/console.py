@@ -2,36 +2,28 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 from flask import abort, g, render_template, request
 from flask_login import current_user
 
 from .. import clock
 from ..domain import rules
 from ..domain.accounts import PUBLISHER
-from ..domain.campaigns import get_campaign, get_quota
+from ..domain.campaigns import campaigns_of, get_campaign, get_quota, quota_use
 from ..domain.cases import awaiting_in
 from ..domain.numbers import parse_int
-from ..domain.publishing import chain_check, lower_lists, lower_windows
+from ..domain.publishing import readiness
 from ..domain.regions import ancestors, get_region_row
 from ..runtime import get_db
+from ..web.forms import choices
 from ..web.lists import lists_of_region, open_lists_within
 from .routing import staff_route
 
 
 def jurisdiction_choices(db) -> list:
     """The county, townships and villages the logged-in user may act on, for a select field."""
-    from .forms import choices
-
     return choices((r["code"], r["name"]) for r in db.query(
         "select code, name from regions where code like ? and level in ('county', 'township', 'village') order by code",
         [current_user.region_code + "%"]))
-
-
-def campaigns_of(db, region_code: str) -> list[dict]:
-    return list(db.query("select id, name from campaigns where county_code = ? order by id desc",
-                         [region_code[:6]]))
 
 
 def chosen_campaign(db, region_code: str) -> dict | None:
@@ -47,43 +39,6 @@ def chosen_campaign(db, region_code: str) -> dict | None:
         return campaign
     latest = campaigns_of(db, region_code)
     return get_campaign(db, latest[0]["id"]) if latest else None
-
-
-def quota_use(db, campaign_id: int, region_code: str) -> list[dict]:
-    """Villages under a region: quota and persons on their current 识别纳入 list."""
-    return list(db.query(
-        """
-        select r.code, r.name, q.persons as quota,
-               (select coalesce(sum(e.size), 0) from lists l
-                  join list_entries e on e.list_id = l.id and e.version = l.current_version
-                 where l.region_code = r.code and l.campaign_id = q.campaign_id and l.kind = 'identify') as used,
-               (select count(*) from lists l where l.region_code = r.code and l.campaign_id = q.campaign_id
-                   and l.kind = 'identify') as listed
-        from regions r join quotas q on q.region_code = r.code and q.campaign_id = ?
-        where r.level = 'village' and r.code like ? order by r.code
-        """,
-        [campaign_id, region_code + "%"],
-    ))
-
-
-def readiness(db, campaign: dict, region: dict) -> dict:
-    """Whether this region's 识别纳入 list can be published now: its own list, and the level below."""
-    own = next(db.query("select id from lists where campaign_id = ? and region_code = ? and kind = 'identify'",
-                        [campaign["id"], region["code"]]), None)
-    levels = [step["level"] for step in campaign["chain"]]
-    if region["level"] not in levels:
-        return {"own": own, "lower": [], "in_chain": False, "ready": False}
-    below = rules.lower_level(campaign["chain"], region["level"])
-    today = clock.today()
-    rows = lower_lists(db, campaign, region, "identify", below) if below else []
-    lower = [{"name": name, "list_id": row["id"] if row else None,
-              "closed": row is not None and dt.date.fromisoformat(row["window_end"]) < today} for name, row in rows]
-    # The same check as publishing: lower windows closed and every report filed in them concluded.
-    problems = chain_check(db, campaign, region["level"], rows, today) if below else []
-    earliest = rules.earliest_publication(lower_windows(rows)) if below else None
-    ready = own is None and not problems
-    return {"own": own, "lower": lower, "in_chain": True, "ready": ready, "problems": problems,
-            "earliest": earliest if earliest and earliest > today else None}
 
 
 @staff_route("/", permission="console.view")
@@ -124,7 +79,7 @@ def _waiting_for_me(db, campaign, region) -> list[dict]:
         return []
     rows = db.query("select * from regions where level = ? and code like ? order by code",
                     [level, region["code"] + "%"])
-    return [{"region": r, **readiness(db, campaign, r)} for r in rows]
+    return [{"region": r, **readiness(db, campaign, r, clock.today())} for r in rows]
 
 
 @staff_route("/r/<code>", permission="console.view", target="region")
@@ -154,7 +109,7 @@ def region(code):
         villages=quota_use(db, campaign["id"], code) if campaign and region["level"] != "group" else [],
         lists=lists_of_region(code, newest_first=False),
         applicants=applicants,
-        readiness=readiness(db, campaign, region) if campaign and region["level"] in rules.LIST_LEVELS else None,
+        readiness=readiness(db, campaign, region, clock.today()) if campaign and region["level"] in rules.LIST_LEVELS else None,
         can=lambda permission, level=region["level"]: current_user.can(permission, code, level),
         target_level=g.target_level,
     )

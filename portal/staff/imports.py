@@ -14,9 +14,10 @@ from .. import clock
 from ..domain.accounts import IMPORT_KINDS
 from ..domain.regions import ancestors, get_region_row
 from ..importer import ImportFileError, Scope, import_file
-from ..runtime import get_db, id_key
+from ..runtime import evidence_folder, get_db, id_key
+from ..web.forms import choices
 from .console import chosen_campaign
-from .forms import ConfirmImportForm, UploadImportForm, choices
+from .forms import ConfirmImportForm, UploadImportForm
 from .routing import staff_route
 
 KIND_NAMES = {"applicants": "申请户和得票", "quotas": "规模指标", "regions": "行政区划"}
@@ -24,9 +25,7 @@ TOKEN = re.compile(r"^[0-9a-f]{32}$")
 
 
 def _folder() -> Path:
-    folder = Path(current_app.config["EVIDENCE_DIR"]) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+    return evidence_folder("imports")
 
 
 def _upload_meta(token: str, code: str) -> dict:

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from flask import (
     abort,
-    current_app,
     flash,
     g,
     redirect,
@@ -20,15 +17,16 @@ from flask_login import current_user
 from .. import clock
 from ..domain import audit, rules
 from ..domain.campaigns import above_line, get_campaign, village_selection
-from ..domain.evidence import EvidenceError, read_upload, store
+from ..domain.evidence import EvidenceError, read_upload
 from ..domain.numbers import parse_int
-from ..domain.publishing import PublishError, add_board_photo, publish_list
+from ..domain.publishing import PublishError, add_board_photo, publish_list, readiness
 from ..domain.regions import ancestors, get_region_row
 from ..domain.replacement import confirm, propose
 from ..runtime import evidence_folder, get_db, id_key
+from ..web.forms import choices
 from ..web.lists import list_context, qr_svg
-from .console import chosen_campaign, readiness
-from .forms import CorrectListForm, PublishListForm, UploadPhotoForm, choices
+from .console import chosen_campaign
+from .forms import CorrectListForm, PublishListForm, UploadPhotoForm
 from .routing import staff_route
 
 
@@ -53,7 +51,7 @@ def publish(code):
         else:
             flash("名单已发布，公示期按设定的日期自动开始和结束。请打印张贴版，张贴后上传照片留存。")
             return redirect(url_for("staff.list_view", list_id=list_id))
-    preview, ready = None, readiness(db, campaign, region)
+    preview, ready = None, readiness(db, campaign, region, clock.today())
     if region["level"] == "village":
         try:
             preview = village_selection(db, campaign["id"], code)
@@ -147,7 +145,7 @@ def upload_photo(list_id):
         flash("；".join(e for errors in form.errors.values() for e in errors))
         return redirect(url_for("staff.list_view", list_id=list_id)), 303
     try:
-        data, content_type, ext = read_upload(form.photo.data, allow_pdf=False)
+        data, content_type, ext = read_upload(form.photo.data.stream, allow_pdf=False)
     except EvidenceError as error:
         flash(str(error))
     else:
@@ -157,15 +155,14 @@ def upload_photo(list_id):
 
 
 def _store_photo(db, list_id: int, data: bytes, content_type: str, ext: str) -> None:
-    stored, digest = store(evidence_folder("boards"), str(list_id), data, ext)
-    add_board_photo(db, list_id, stored=stored, digest=digest, content_type=content_type, size=len(data),
+    add_board_photo(db, list_id, data, content_type, ext, folder=evidence_folder("boards"),
                     actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
 
 
 @staff_route("/photos/<id:photo_id>", permission="lists.view", target="photo")
 def photo(photo_id):
     row = next(get_db().query("select * from board_photos where id = ?", [photo_id]))
-    path = Path(current_app.config["EVIDENCE_DIR"]) / "boards" / row["stored_name"]
+    path = evidence_folder("boards") / row["stored_name"]
     if not path.is_file():
         abort(404)
     return send_file(path, mimetype=row["content_type"], max_age=0, as_attachment=True,

@@ -52,7 +52,7 @@ def read_files(storages) -> list[tuple[bytes, str, str]]:
     chosen = [f for f in (storages or []) if f and f.filename]
     if len(chosen) > MAX_FILES:
         raise EvidenceError(f"最多上传 {MAX_FILES} 个文件。")
-    return [read_upload(f) for f in chosen]
+    return [read_upload(f.stream) for f in chosen]
 
 
 class FileComplaintForm(FlaskForm):

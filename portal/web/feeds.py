@@ -16,6 +16,7 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, abort, current_app
 
 from .. import clock
+from ..domain.notices import published_notices
 from ..domain.pages import render_markdown
 from ..runtime import get_db
 from .lists import public_url
@@ -66,9 +67,7 @@ def list_events(region_code: str | None) -> list[dict]:
                 key = f"list/{r['id']}/v{r['version']}/{kind}"
                 events.append({"id": f"urn:uuid:{uuid.uuid5(GUID_NAMESPACE, key)}", "when": when, "title": title,
                                "text": text, "url": url})
-    from .notices import published_notices
-
-    for n in published_notices(region_code, limit=MAX_ITEMS):
+    for n in published_notices(get_db(), clock.local_stamp(), region_code, limit=MAX_ITEMS):
         guid = uuid.uuid5(GUID_NAMESPACE, "notice/" + str(n["id"]))
         content = feed_html(n["body"])
         events.append({"id": f"urn:uuid:{guid}",

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from pathlib import Path
 
 from flask import Blueprint, abort, current_app, jsonify, render_template
 from markupsafe import Markup
 
 from .. import clock
 from ..domain import pages
-from ..runtime import get_db
+from ..domain.notices import published_notices
+from ..runtime import content_dir, get_db
 from .lists import closed_since, closing_soon, open_beyond, opening_by
 
 bp = Blueprint("home", __name__)
@@ -36,15 +36,9 @@ def home_sections(today: dt.date) -> dict[str, list[dict]]:
 
 @bp.get("/")
 def index():
-    from .notices import published_notices
-
     counties = list(get_db().query("select code, name from regions where level = 'county' order by code"))
     return render_template("home.html", sections=home_sections(clock.today()), counties=counties,
-                           notices=published_notices(limit=5))
-
-
-def content_dir() -> Path:
-    return Path(current_app.config["CONTENT_DIR"])
+                           notices=published_notices(get_db(), clock.local_stamp(), limit=5))
 
 
 def load_page(slug: str) -> pages.Page | None:

@@ -25,7 +25,9 @@ from markupsafe import Markup
 
 from .. import clock
 from ..domain import rules, spreadsheet
-from ..domain.privacy import mask_name
+from ..domain.campaigns import get_quota
+from ..domain.complaints import list_complaint_counts, public_replies
+from ..domain.privacy import mask_name, public_causes
 from ..domain.regions import ancestor_codes, ancestors
 from ..runtime import get_db
 
@@ -169,14 +171,6 @@ def versions_of(list_id: int) -> list[dict]:
     )
 
 
-def public_causes(causes_json: str, full: bool = False) -> str:
-    """Causes as public pages and the posted board show them (illness and disability folded into
-    家庭原因, whatever the name policy: DOMAIN §11 rule 11); ``full`` gives the exact causes for the
-    console's own pages, which only staff see."""
-    labels = [rules.CAUSES[c][0 if full else 1] for c in json.loads(causes_json) if c in rules.CAUSES]
-    return "、".join(dict.fromkeys(labels))
-
-
 DISQUALIFIED_ABOVE = "已在上一级名单上取消资格"
 
 
@@ -271,13 +265,7 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
     posted in the village is public and shows causes as the web does."""
     lst = get_list_version(list_id, version)
     db = get_db()
-    quota = next(
-        db.query(
-            "select persons from quotas where campaign_id = ? and region_code = ?",
-            [lst["campaign_id"], lst["region_code"]],
-        ),
-        None,
-    )
+    quota = get_quota(db, lst["campaign_id"], lst["region_code"])
     policy = name_policy or current_app.config["NAME_DISPLAY"]
     large = by_village and lst["level"] != "village" and lst["households"] > LARGE_LIST
     villages = villages_of(list_id, lst["version"]) if lst["level"] != "village" else []
@@ -286,7 +274,6 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         chosen = None
     entries = entries_of(list_id, lst["version"], policy, chosen, exact_causes=exact_causes) \
         if (chosen or not large) else []
-    from ..domain.complaints import list_complaint_counts, public_replies
     return {
         "lst": lst,
         "crumbs": ancestors(db, lst["region_code"]),

@@ -1,5 +1,5 @@
 """The public search page (/search): a GET form that works without JavaScript, over
-``portal.search`` (which alone knows about whoosh and the key tables)."""
+``portal.search`` (which alone knows about whoosh and reads the key tables)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,8 @@ from flask import current_app
 from markupsafe import Markup
 
 from .. import clock
-from ..domain import audit, pages
+from ..domain import audit, pages, rules
+from ..runtime import get_db
 from .caching import static_url
 
 
@@ -46,17 +47,12 @@ def short_hash(value) -> str:
 
 def _demo_since() -> str | None:
     """When this database holds the demo county, the day it was loaded (for the banner)."""
-    from ..runtime import get_db
-
     row = next(get_db().query("select value from meta where key = 'demo'"), None)
     return row["value"] if row else None
 
 
 def window_state(window):
     """A list window's state today (Asia/Shanghai), for templates given a bare window."""
-    from .. import clock
-    from ..domain import rules
-
     return rules.window_state(window, clock.today())
 
 
