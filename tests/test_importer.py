@@ -227,7 +227,10 @@ def test_xlsx_id_stored_as_a_number_is_refused(db, county, tmp_path):
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"\xd0\xcf\x11\xe0" + b"\x00" * 100, "旧版 Excel"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 600, "xls 文件已损坏"),        # old Excel, but damaged
+    (b"PK\x03\x04" + b"\x00" * 600, "xlsx 文件已损坏"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + "EncryptedPackage".encode("utf-16-le") + b"\x00" * 600, "设了打开密码"),
+    (b"\xef\xbb\xbf<html><body><table><tr><td>\xe6\x88\xb7\xe4\xb8\xbb</td></tr></table>", "网页"),
     (b"\x00\x01\x02binary" * 50, "不是表格"),
     ("随便写的一行字\n另一行\n".encode(), "找不到表头"),
     ("户主姓名,身份证号\n张三,1\n".encode(), "缺少必需的列"),

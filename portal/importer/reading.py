@@ -20,6 +20,8 @@ def normalise(value) -> str:
     whole floats from XLSX without their '.0'; dates as ISO."""
     if value is None:
         return ""
+    if isinstance(value, bool):                   # a TRUE/FALSE cell
+        return "是" if value else "否"
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e15:
             return str(int(value))
@@ -55,17 +57,81 @@ def detect_encoding(sample: bytes) -> str:
 
 
 def open_rows(path: Path) -> tuple[Iterator[list[str]], str]:
-    """Rows of a CSV or XLSX file as lists of clean text, and a label of the format found."""
+    """Rows of a spreadsheet as lists of clean text, and a label of the format found. The format is
+    read from the content, never the file name: an Excel or OpenDocument book (xlsx, xlsm, xls,
+    ods), or text (CSV in UTF-8, GBK or GB18030)."""
     with open(path, "rb") as f:
         head = f.read(65536)
-    if head.startswith(b"PK\x03\x04"):
-        return _xlsx_rows(path), "xlsx"
-    if head.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportFileError("这是旧版 Excel（.xls）文件：请另存为 .xlsx 或 CSV 后再导入。")
-    if b"\x00" in head[:4096]:
-        raise ImportFileError("文件不是表格（CSV 或 xlsx），无法导入。")
+    kind = sniff_format(head)
+    if kind in BOOK_LABELS:
+        return _book_rows(path, kind), BOOK_LABELS[kind]
     encoding = detect_encoding(head)
     return _csv_rows(path, encoding), {"utf-8-sig": "UTF-8", "utf-8": "UTF-8", "gb18030": "GBK/GB18030"}.get(encoding, encoding)
+
+
+#: What the report calls each kind of book.
+BOOK_LABELS = {"zip": "xlsx", "ods": "ods", "ole": "xls"}
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+
+
+def sniff_format(head: bytes) -> str:
+    """``zip`` (xlsx/xlsm), ``ods``, ``ole`` (xls), or ``text``; refuses with a clear message what
+    cannot be a table: a web page saved as .xls, a password-protected book, any other binary."""
+    if head.startswith(b"PK\x03\x04"):
+        return "ods" if b"application/vnd.oasis.opendocument.spreadsheet" in head[:200] else "zip"
+    if head.startswith(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"):
+        if _ENCRYPTED in head:           # an encrypted xlsx is an OLE container holding the package
+            raise ImportFileError("这个表格文件设了打开密码，无法读取：请在 Excel/WPS 中取消密码、保存后再导入。")
+        return "ole"
+    text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    if text.startswith((b"<html", b"<!doctype", b"<table", b"<?xml", b"<meta", b"<head", b"<body")):
+        raise ImportFileError("这个文件其实是网页（HTML/XML）格式，只是扩展名像表格（有些系统导出的 .xls 是这样）："
+                              "请用 Excel/WPS 打开，另存为 xlsx 或 CSV 后再导入。")
+    if b"\x00" in head[:4096]:
+        raise ImportFileError("文件不是表格（xlsx、xls、ods 或 CSV），无法导入。")
+    return "text"
+
+
+def _book_rows(path: Path, kind: str) -> Iterator[list[str]]:
+    """The first sheet of a book, read by calamine (Rust: xlsx, xlsm, xls and ods alike), with each
+    merged cell's value copied over the whole merge: a label drawn over two header rows or several
+    columns, or a village name merged down its households, stands in each cell a reader sees it in."""
+    import python_calamine
+
+    label = BOOK_LABELS[kind]
+    f = open(path, "rb")
+    try:
+        book = python_calamine.CalamineWorkbook.from_filelike(f)
+        sheet = book.get_sheet_by_index(0)
+        merges = sheet.merged_cell_ranges or []
+        cells = sheet.iter_rows()
+    except python_calamine.PasswordError as error:
+        f.close()
+        raise ImportFileError("这个表格文件设了密码，无法读取：请在 Excel/WPS 中取消密码、保存后再导入。") from error
+    except Exception as error:  # calamine raises several kinds for a damaged file
+        f.close()
+        raise ImportFileError(f"{label} 文件已损坏，打不开（{type(error).__name__}）：请在 Excel/WPS 中打开，"
+                              "重新保存后再试。") from error
+    starting: dict[int, list] = {}
+    for (top, left), (bottom, right) in merges:
+        starting.setdefault(top, []).append((left, bottom, right))
+    active: list[tuple[int, int, int, str]] = []       # (bottom, left, right, value) of merges under way
+    try:
+        for number, raw in enumerate(cells):
+            row = [normalise(c) for c in raw]
+            for left, bottom, right in starting.pop(number, ()):
+                active.append((bottom, left, right, row[left] if left < len(row) else ""))
+            if active:
+                for bottom, left, right, value in active:
+                    if len(row) <= right:
+                        row.extend([""] * (right + 1 - len(row)))
+                    for c in range(left, right + 1):
+                        if not row[c]:
+                            row[c] = value
+                active = [m for m in active if m[0] > number]
+            yield row
+    finally:
+        f.close()
 
 
 def sniff_dialect(f) -> type[csv.Dialect] | csv.Dialect:
@@ -143,60 +209,92 @@ NFKC_UNSAFE = ("\u037e\ufe10\ufe14\ufe50\ufe54\uff02\uff07\uff0c\uff1b\U0001f101
                "\U0001f104\U0001f105\U0001f106\U0001f107\U0001f108\U0001f109\U0001f10a")
 
 
-def _xlsx_rows(path: Path) -> Iterator[list[str]]:
-    import openpyxl
-
-    try:
-        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as error:  # openpyxl raises many kinds for a damaged file
-        raise ImportFileError(f"xlsx 文件打不开（{type(error).__name__}），请在 Excel/WPS 中重新保存后再试。") from error
-    try:
-        sheet = book.worksheets[0]
-        for row in sheet.iter_rows(values_only=True):
-            yield [normalise(c) for c in row]
-    finally:
-        book.close()
+HEADER_SEARCH = 20           # the header is looked for in this many rows at the top
+NOTE_WORDS = ("填表说明", "说明", "注：", "注:", "备注：", "备注:")
 
 
 def _header_key(text: str) -> str:
+    """A label as compared with the synonyms: without bracketed notes, spaces, line breaks and *."""
     return re.sub(r"[（(].*?[)）]|\s|\*", "", text)
 
 
+def _fields(rows: list[list[str]], synonyms: dict, strict: bool = False) -> tuple[dict[int, str], dict[int, str]]:
+    """The fields a header of one or two rows names: for each column the lower label, else the upper
+    one, else the two read together (户主 over 姓名); returns (column -> field, column -> label).
+    Merged labels stand in every cell of their merge (``_book_rows``); a parent label left of its
+    children in a CSV is carried right until the next one. ``strict``: two columns naming one field
+    (but for one merged label spread over neighbours) are refused."""
+    found, labels = {}, {}
+    upper = rows[0]
+    carried = []
+    last = ""
+    for c in range(max(len(r) for r in rows)):
+        last = upper[c] if c < len(upper) and upper[c] else last
+        carried.append(last)
+    for c in range(len(carried)):
+        options = [r[c] for r in reversed(rows) if c < len(r) and r[c]]
+        if len(rows) == 2 and c < len(rows[1]) and rows[1][c]:
+            options.append(carried[c] + rows[1][c])
+        for text in options:
+            field = synonyms.get(_header_key(text))
+            if field is None:
+                continue
+            first = next((col for col, f in found.items() if f == field), None)
+            if first is None:
+                found[c], labels[c] = field, text
+            elif strict and not (labels[first] == text and c == max(found) + 1 and found[max(found)] == field):
+                # Not the same merged label spread over neighbouring columns: two columns say one thing.
+                raise ImportFileError(f"表头里“{labels[first]}”和“{text}”是同一项，请只保留一列。")
+            break
+    return found, labels
+
+
+def _is_note(row: list[str]) -> bool:
+    """A row under the header that is not data: 填表说明/注 text, or the column numbers 1 2 3 …"""
+    cells = [c for c in row if c]
+    if not cells:
+        return False
+    if cells[0].startswith(NOTE_WORDS):
+        return True
+    numbers = [re.sub(r"^[(（]?(\d+)[)）]?$", r"\1", c) for c in cells]
+    return len(cells) >= 3 and numbers == [str(i) for i in range(1, len(cells) + 1)]
+
+
 def find_header(rows: Iterator[list[str]], kind: str):
-    """Find the header among the first rows (title rows above it are skipped; a second header row
-    under merged cells is folded in). Returns (columns, header row numbers, row iterator, first data row)."""
+    """Find the header among the first rows, as people draw it: title rows above it; one row, or two
+    (parent labels over their children, single columns merged over both rows, either row the richer
+    one); a 填表说明 or column-number row under it. Returns (columns, header row numbers, row iterator,
+    first data row)."""
     synonyms = {s: field for field, names in SYNONYMS[kind].items() for s in names}
-    head = list(itertools.islice(rows, 15))
-
-    def matches(row):
-        return {i: synonyms[_header_key(c)] for i, c in enumerate(row) if _header_key(c) in synonyms}
-
-    scored = [(len(matches(r)), i) for i, r in enumerate(head)]
-    best_score, best = max(scored, key=lambda t: (t[0], -t[1]), default=(0, 0))
-    if best_score < 2:
+    head = list(itertools.islice(rows, HEADER_SEARCH))
+    best = (0, 0, 1)                                     # (fields found, start row, rows in the header)
+    for i in range(len(head)):
+        single = len(_fields(head[i:i + 1], synonyms)[0])
+        if single > best[0]:
+            best = (single, i, 1)
+        if i + 1 < len(head):
+            pair = len(_fields(head[i:i + 2], synonyms)[0])
+            below = len(_fields(head[i + 1:i + 2], synonyms)[0])
+            # Two rows only when both carry labels: the pair names more than the upper row alone,
+            # and the lower row is not a header of its own that names as much.
+            if pair > single and pair > below and pair > best[0]:
+                best = (pair, i, 2)
+            elif pair > single and pair == below and below >= best[0] and single:
+                best = (pair, i, 2)       # merged labels repeated below: the upper row is header too
+    count, start, height = best
+    if count < 2:
         names = "、".join(SYNONYMS[kind][f][0] for f in REQUIRED[kind])
-        raise ImportFileError(f"前 15 行里找不到表头：表格至少要有“{names}”这些列。")
-    columns = matches(head[best])
-    header_rows = [best + 1]
-    labels = {i: head[best][i] for i in columns}
-    if best + 1 < len(head):
-        below = matches(head[best + 1])
-        extra = {i: f for i, f in below.items() if i not in columns and f not in columns.values()}
-        if extra:
-            columns.update(extra)
-            labels.update({i: head[best + 1][i] for i in extra})
-            header_rows.append(best + 2)
-    seen = {}
-    for i, field in sorted(columns.items()):
-        if field in seen:
-            raise ImportFileError(f"表头里“{labels[seen[field]]}”和“{labels[i]}”是同一项，请只保留一列。")
-        seen[field] = i
-    missing = [SYNONYMS[kind][f][0] for f in REQUIRED[kind] if f not in seen]
+        raise ImportFileError(f"前 {HEADER_SEARCH} 行里找不到表头：表格至少要有“{names}”这些列。")
+    columns, labels = _fields(head[start:start + height], synonyms, strict=True)
+    header_rows = list(range(start + 1, start + height + 1))
+    missing = [SYNONYMS[kind][f][0] for f in REQUIRED[kind] if f not in columns.values()]
     if missing:
-        raise ImportFileError(f"表头缺少必需的列：{'、'.join(missing)}。")
+        raise ImportFileError(f"表头（第 {'、'.join(map(str, header_rows))} 行）缺少必需的列：{'、'.join(missing)}。")
     first_data = header_rows[-1] + 1
+    while first_data - 1 < len(head) and _is_note(head[first_data - 1]):
+        first_data += 1
     rest = itertools.chain(head[first_data - 1:], rows)
-    columns_out = {field: (i, f"{_column_letter(i)}列（{labels[i]}）") for field, i in seen.items()}
+    columns_out = {field: (i, f"{_column_letter(i)}列（{labels[i]}）") for i, field in columns.items()}
     return columns_out, header_rows, rest, first_data
 
 

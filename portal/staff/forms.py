@@ -99,7 +99,7 @@ class UploadPhotoForm(FlaskForm):
 
 class UploadImportForm(FlaskForm):
     kind = SelectField("表格内容", choices=[])
-    file = FileField("表格文件（CSV 或 xlsx；CSV 可以是 UTF-8 或 GBK 编码）", validators=[FileRequired("请选择要导入的表格文件。")])
+    file = FileField("表格文件（xlsx、xls、ods 或 CSV；CSV 可以是 UTF-8 或 GBK 编码）", validators=[FileRequired("请选择要导入的表格文件。")])
 
 
 class ConfirmImportForm(FlaskForm):

@@ -25,11 +25,10 @@ import secrets
 from flask import current_app, request
 from flask_limiter.util import get_remote_address
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from limits import parse as parse_limit
 from werkzeug.exceptions import TooManyRequests
 
 from ..domain.accounts import note_failed_login, take_failed_logins
-from ..web.security import limiter
+from ..web import security
 
 DEVICE_COOKIE = "portal_device"
 DEVICE_DAYS = 180
@@ -81,11 +80,11 @@ def attempt(username: str) -> Attempt:
     device = _device()
     known = name in device.get("accounts", ())
     place = f"login:{name}:" + (f"device:{device['id']}" if known else f"address:{address}")
-    if not limiter.limiter.hit(parse_limit(config["LOGIN_LIMIT_PER_ACCOUNT"]), place):
+    if not security.hit(config["LOGIN_LIMIT_PER_ACCOUNT"], place):
         raise LoginPaused(HERE)
-    if not limiter.limiter.test(parse_limit(config["LOGIN_LIMIT_PER_ADDRESS"]), "login-address:" + address):
+    if not security.test(config["LOGIN_LIMIT_PER_ADDRESS"], "login-address:" + address):
         raise LoginPaused(ADDRESS)
-    if not known and not limiter.limiter.test(parse_limit(config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"]),
+    if not known and not security.test(config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"],
                                               "login-account:" + name):
         raise LoginPaused(ACCOUNT)
     return Attempt(name, place, address, known)
@@ -95,16 +94,16 @@ def failed(db, attempt: Attempt, clock) -> None:
     """A wrong password: count it against the address and (from an unknown place) the account, and
     keep it on the account for its owner to be told."""
     config = current_app.config
-    limiter.limiter.hit(parse_limit(config["LOGIN_LIMIT_PER_ADDRESS"]), "login-address:" + attempt.address)
+    security.hit(config["LOGIN_LIMIT_PER_ADDRESS"], "login-address:" + attempt.address)
     if not attempt.known_device:
-        limiter.limiter.hit(parse_limit(config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"]), "login-account:" + attempt.name)
+        security.hit(config["LOGIN_LIMIT_PER_ACCOUNT_SLOW"], "login-account:" + attempt.name)
     note_failed_login(db, attempt.name, clock=clock)
 
 
 def succeeded(db, attempt: Attempt) -> tuple[int, str | None]:
     """The right password: clear this place's count; returns (failed attempts since the last
     login, when the last one was) and resets them."""
-    limiter.limiter.clear(parse_limit(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"]), attempt.place)
+    security.clear(current_app.config["LOGIN_LIMIT_PER_ACCOUNT"], attempt.place)
     return take_failed_logins(db, attempt.name)
 
 

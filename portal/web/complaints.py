@@ -16,7 +16,6 @@ from flask import (
 from flask_limiter.util import get_remote_address
 from flask_wtf import FlaskForm
 from flask_wtf.file import MultipleFileField
-from limits import parse as parse_limit
 from wtforms import (
     BooleanField,
     RadioField,
@@ -42,7 +41,7 @@ from ..domain.evidence import EvidenceError, read_upload
 from ..domain.numbers import parse_int
 from ..domain.privacy import mask_name
 from ..runtime import evidence_folder, get_db, id_key
-from .security import limiter
+from . import security
 
 bp = Blueprint("complaints", __name__)
 
@@ -116,7 +115,7 @@ def _limited(keys_and_limits) -> bool:
     """Count one filing against each (key, limit); True when any is used up."""
     ok = True
     for key, limit in keys_and_limits:
-        ok = limiter.limiter.hit(parse_limit(limit), key) and ok
+        ok = security.hit(limit, key) and ok
     return not ok
 
 

@@ -17,8 +17,8 @@ from ..domain import rules
 from ..domain.numbers import parse_int
 from ..domain.regions import get_region_row
 from ..runtime import get_db
+from . import security
 from .forms import choices
-from .security import limiter
 
 bp = Blueprint("search", __name__)
 
@@ -49,7 +49,7 @@ def _may_look_up_names() -> bool:
     be a guess at the character a list hides)."""
     key = "name-search:" + get_remote_address()
     limits = parse_many(current_app.config["NAME_SEARCH_LIMIT_PER_ADDRESS"])
-    counted = [limiter.limiter.hit(limit, key) for limit in limits]     # every limit counts this one
+    counted = [security.hit(limit, key) for limit in limits]     # every limit counts this one
     return all(counted)
 
 

@@ -2,13 +2,43 @@
 
 from __future__ import annotations
 
+import threading
+
 from flask import render_template
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError
+from limits import parse as parse_limit
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 limiter = Limiter(key_func=get_remote_address)
+
+# The counters the portal keeps by hand (logins, reports, receipt codes, name lookups) go through
+# these three functions, one at a time per process: the limits package's in-memory storage checks
+# its expiry timer with Thread.is_alive(), which on Python 3.11 raised "release unlocked lock" when
+# two request threads did it at once (seen in CI under the threaded test server).
+_counters = threading.Lock()
+
+
+def _item(limit):
+    return parse_limit(limit) if isinstance(limit, str) else limit
+
+
+def hit(limit, key: str) -> bool:
+    """Count one against ``limit`` (a string like "5 per day" or a parsed item); False once used up."""
+    with _counters:
+        return limiter.limiter.hit(_item(limit), key)
+
+
+def test(limit, key: str) -> bool:
+    """Whether ``limit`` still has room for ``key``, without counting."""
+    with _counters:
+        return limiter.limiter.test(_item(limit), key)
+
+
+def clear(limit, key: str) -> None:
+    with _counters:
+        limiter.limiter.clear(_item(limit), key)
 
 # No inline scripts or styles anywhere: the portal needs no JavaScript at all.
 CSP = ("default-src 'self'; script-src 'none'; style-src 'self'; img-src 'self' data:; "

@@ -185,6 +185,31 @@ def test_clerk_imports_the_gbk_sample_and_a_bad_row_37_stops_everything(live_ser
     page.screenshot(path=shots / "import-3-done.png", full_page=True)
 
 
+XLSX_SAMPLE = Path(__file__).resolve().parents[2] / "import" / "samples" / "中湖乡申请户-合并表头.xlsx"
+
+
+def test_reviewer_uploads_the_merged_header_xlsx_under_any_name(live_server, live_instance, open_context, shots,
+                                                               tmp_path):
+    """Issue 19: the console read only CSV ("xlsx 文件打不开（InvalidFileException）"). The township's
+    reviewer uploads the two-row-header sample, renamed as old Excel, on a phone, and imports it."""
+    flask_cli(live_instance, "create-user", "zhx-import", "--role", "township_reviewer", "--region", "430811201",
+              stdin=PASSWORD + "\n")
+    page = open_context(javascript=False, viewport={"width": 360, "height": 740}).new_page()
+    log_in(page, live_server, "zhx-import")
+    renamed = tmp_path / "中湖乡申请户.xls"
+    renamed.write_bytes(XLSX_SAMPLE.read_bytes())
+    page.goto(live_server + "/staff/r/430811201/import")
+    page.get_by_label("表格文件").set_input_files(str(renamed))
+    page.get_by_role("button", name="上传并检查").click()
+    page.wait_for_load_state()
+    main = page.inner_text("main")
+    assert "xlsx" in main and "将导入新增 25" in main, main[:500]
+    page.screenshot(path=shots / "import-4-xlsx-preview.png", full_page=True)
+    page.get_by_role("button", name="确认导入").click()
+    page.wait_for_load_state()
+    assert "已导入新增 25" in page.inner_text("main")
+
+
 def test_clerk_corrects_a_list_and_villagers_see_who_left_and_who_came_in(open_context, shots, tmp_path):
     """Issue 16 items 3 and 10: the clerk of 龙尾巴村 takes one household off with its ground and
     approver; the console shows the ranking's replacement before the button and offers no way to

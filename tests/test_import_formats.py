@@ -1,0 +1,144 @@
+"""Issue 19, items 1 and 2: the files clerks really have — xlsx, xls, ods and CSV, read by their content
+whatever their name — with headers as people draw them, through both doors (CLI and console)."""
+
+import io
+
+import pytest
+
+from portal.importer import ImportFileError, import_file
+
+from . import books
+from .conftest import PASSWORD, login
+from .test_importer import household_count, rows, scope
+
+NAMES = ["户主姓名", "身份证号", "家庭人口", "致贫原因", "得票数", "参评人数", "村民小组", "残疾", "独生子女", "纯女户"]
+
+
+def one_row(table):
+    """A title over a one-row header."""
+    return [["双星村申请户汇总表"], NAMES, *table], [(0, 0, 0, 9)], 3
+
+
+def grouped(table):
+    """The common 评议得票情况表: identity columns merged over two rows, grouped columns with their
+    parent above — the lower row names more fields than the upper one."""
+    upper = ["序号", "户主姓名", "身份证号码", "家庭情况", "", "评议情况", "", "村民小组", "三优先", "", ""]
+    lower = ["", "", "", "家庭人口", "致贫原因", "得票数", "参评人数", "", "残疾", "独生子女", "纯女户"]
+    body = [[i + 1, r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9]] for i, r in enumerate(table)]
+    merges = [(0, 0, 0, 10), (1, 0, 2, 0), (1, 1, 2, 1), (1, 2, 2, 2), (1, 3, 1, 4), (1, 5, 1, 6), (1, 7, 2, 7),
+              (1, 8, 1, 10)]
+    return [["中湖乡申请户评议结果"], upper, lower, *body], merges, 4
+
+
+def parent_over_identity(table):
+    """户主 over 姓名 and 身份证号: each child read with its parent (户主姓名, 户主身份证号)."""
+    upper = ["户主", "", "家庭人口", "致贫原因", "得票数", "参评人数", "村民小组", "残疾", "独生子女", "纯女户"]
+    lower = ["姓名", "身份证号", "", "", "", "", "", "", "", ""]
+    merges = [(0, 0, 0, 1)] + [(0, c, 1, c) for c in range(2, 10)]
+    return [upper, lower, *table], merges, 3
+
+
+def notes_under_header(table):
+    """A 填表说明 row and a row of column numbers between the header and the data."""
+    notes = ["填表说明：身份证号请设为文本格式。"] + [""] * 9
+    numbers = [str(i) for i in range(1, 11)]
+    return [["表一"], NAMES, notes, numbers, *table], [], 5
+
+
+def odd_labels(table):
+    """Line breaks, spaces and full-width brackets inside labels."""
+    labels = ["户主\n姓名", "身份证 号码", "家庭人口（人）", "致贫原因", "得票数(票)", "参评\n人数", "村民小组", "残疾",
+              "独生子女", "纯女户"]
+    return [labels, *table], [], 2
+
+
+LAYOUTS = [one_row, grouped, parent_over_identity, notes_under_header, odd_labels]
+
+
+def book(tmp_path, layout, fmt, n=6, bad=None, name=None):
+    table = rows(n)
+    if bad is not None:
+        table[bad][1] = table[bad][1][:-1] + ("0" if table[bad][1][-1] != "0" else "1")
+    grid, merges, first = layout(table)
+    if fmt == "csv":
+        merges = []                      # a CSV has no merges: the labels sit in their first cell only
+    path = books.write(tmp_path / (name or f"{layout.__name__}.{fmt}"), grid, merges, fmt)
+    return path, first
+
+
+@pytest.mark.parametrize("fmt", books.FORMATS)
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda f: f.__name__)
+def test_every_format_and_header_arrangement_imports(db, county, tmp_path, layout, fmt):
+    path, first = book(tmp_path, layout, fmt)
+    before = household_count(db)
+    report = import_file(db, path, kind="applicants", scope=scope())
+    assert report.ok and report.written and report.added == 6, [p.line() for p in report.problems]
+    assert household_count(db) == before + 6
+    sizes = {r["head_name"]: r["size"] for r in db.query("select head_name, size from households")}
+    assert sizes[rows(6)[3][0]] == rows(6)[3][2]
+
+
+@pytest.mark.parametrize("fmt", books.FORMATS)
+@pytest.mark.parametrize("layout", LAYOUTS, ids=lambda f: f.__name__)
+def test_a_bad_row_is_named_by_its_row_in_the_sheet(db, county, tmp_path, layout, fmt):
+    path, first = book(tmp_path, layout, fmt, bad=4)
+    report = import_file(db, path, kind="applicants", scope=scope())
+    assert not report.ok and [p.row for p in report.errors] == [first + 4]
+    assert "身份证" in report.errors[0].column
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_a_book_is_read_by_its_content_whatever_its_name(db, county, tmp_path, fmt):
+    path, _ = book(tmp_path, grouped, fmt, name="申请户.upload")
+    assert import_file(db, path, kind="applicants", scope=scope()).ok
+    renamed, _ = book(tmp_path, grouped, fmt, name="申请户.csv")
+    report = import_file(db, renamed, kind="applicants", scope=scope(), dry_run=True)
+    assert report.ok and report.encoding == {"xlsx": "xlsx", "xls": "xls", "ods": "ods"}[fmt]
+
+
+def test_the_merged_header_sample_previews_in_the_console(tmp_path):
+    """import/samples/中湖乡申请户-合并表头.xlsx, uploaded at the township in the console, which answered
+    "xlsx 文件打不开（InvalidFileException）" for any name it was given."""
+    from pathlib import Path
+
+    from portal import create_app
+    from portal.domain.accounts import create_user
+    from portal.runtime import get_db
+
+    from .conftest import CLOCK, ID_KEY, NOW
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "LOAD_DEMO": True, "NOW": NOW, "TESTING": True,
+                      "WTF_CSRF_ENABLED": False, "ID_HASH_KEY": ID_KEY.decode()})
+    with app.app_context():
+        create_user(get_db(), username="zhonghu", display_name="中湖乡审核员", role="township_reviewer",
+                    region_code="430811201", password=PASSWORD, actor="t", actor_role="cli", key=ID_KEY, clock=CLOCK)
+    client = app.test_client()
+    login(client, "zhonghu", PASSWORD)
+    sample = Path(__file__).parents[1] / "import/samples/中湖乡申请户-合并表头.xlsx"
+    for name in ("中湖乡申请户-合并表头.xlsx", "申请户.xls", "upload"):
+        resp = client.post("/staff/r/430811201/import",
+                           data={"kind": "applicants", "file": (io.BytesIO(sample.read_bytes()), name)},
+                           content_type="multipart/form-data")
+        page = resp.get_data(as_text=True)
+        assert "已损坏" not in page and "将导入新增 25" in page, (name, page[page.find("<main"):][:600])
+
+
+def test_two_columns_that_say_the_same_thing_are_refused(db, county, tmp_path):
+    grid = [["户主姓名", "身份证号", "家庭人口", "得票数", "参评人数", "姓名"], ["赵甲", "1", "2", "3", "4", "赵甲"]]
+    path = books.write(tmp_path / "a.xlsx", grid)
+    with pytest.raises(ImportFileError, match="是同一项"):
+        import_file(db, path, kind="applicants", scope=scope())
+
+
+@pytest.mark.parametrize("fmt", books.FORMATS)
+def test_the_console_upload_reads_every_format(app, db, staff, tmp_path, fmt):
+    """The console stores an upload under its own name: the format comes from the content."""
+    path, _ = book(tmp_path, grouped, fmt)
+    client = app.test_client()
+    login(client, "clerk", PASSWORD)
+    resp = client.post("/staff/r/430811100001/import",
+                       data={"kind": "applicants", "file": (io.BytesIO(path.read_bytes()), f"双星村.{fmt}")},
+                       content_type="multipart/form-data")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "已损坏" not in page, page[page.find("problem"):][:300]
+    assert "新增 6" in page
