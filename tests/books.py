@@ -56,6 +56,10 @@ def _xls(path, grid, merges):
 
 
 def _ods(path, grid, merges):
+    _ods_book(path, [("申请户", grid, merges)])
+
+
+def _ods_table(name, grid, merges) -> str:
     spans = {(top, left): (bottom - top + 1, right - left + 1) for top, left, bottom, right in merges}
     covered = {(r, c) for top, left, bottom, right in merges for r in range(top, bottom + 1)
                for c in range(left, right + 1)} - set(spans)
@@ -78,13 +82,17 @@ def _ods(path, grid, merges):
                 cells.append(f'<table:table-cell office:value-type="string"{attrs}>'
                              f"<text:p>{escape(str(value))}</text:p></table:table-cell>")
         rows.append("<table:table-row>" + "".join(cells) + "</table:table-row>")
+    return f'<table:table table:name="{escape(name)}">' + "".join(rows) + "</table:table>"
+
+
+def _ods_book(path, tables):
     content = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
         'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
         'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
-        '<office:body><office:spreadsheet><table:table table:name="申请户">'
-        + "".join(rows) + "</table:table></office:spreadsheet></office:body></office:document-content>")
+        "<office:body><office:spreadsheet>" + "".join(_ods_table(*t) for t in tables)
+        + "</office:spreadsheet></office:body></office:document-content>")
     manifest = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
@@ -96,3 +104,34 @@ def _ods(path, grid, merges):
                    compress_type=zipfile.ZIP_STORED)
         z.writestr("content.xml", content, compress_type=zipfile.ZIP_DEFLATED)
         z.writestr("META-INF/manifest.xml", manifest, compress_type=zipfile.ZIP_DEFLATED)
+
+
+def write_book(path, sheets: list[tuple[str, list[list]]], fmt: str | None = None):
+    """A book of several sheets, (name, grid) each, without merges."""
+    fmt = fmt or path.suffix.lstrip(".")
+    if fmt == "xlsx":
+        import openpyxl
+
+        book = openpyxl.Workbook()
+        book.remove(book.active)
+        for name, grid in sheets:
+            sheet = book.create_sheet(name)
+            for row in grid:
+                sheet.append([None if v == "" else v for v in row])
+        book.save(path)
+    elif fmt == "xls":
+        import xlwt
+
+        book = xlwt.Workbook(encoding="utf-8")
+        for name, grid in sheets:
+            sheet = book.add_sheet(name)
+            for r, row in enumerate(grid):
+                for c, value in enumerate(row):
+                    if value != "":
+                        sheet.write(r, c, value)
+        book.save(str(path))
+    elif fmt == "ods":
+        _ods_book(path, [(name, grid, []) for name, grid in sheets])
+    else:
+        raise ValueError(fmt)
+    return path

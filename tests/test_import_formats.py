@@ -142,3 +142,73 @@ def test_the_console_upload_reads_every_format(app, db, staff, tmp_path, fmt):
     page = resp.get_data(as_text=True)
     assert resp.status_code == 200 and "已损坏" not in page, page[page.find("problem"):][:300]
     assert "新增 6" in page
+
+
+# --- Item 3: a book with one sheet per village ----------------------------------------------------
+
+
+def village_book(tmp_path, fmt, bad=None, duplicate=False):
+    """双星村 and 河口村 (the fixture's villages) each on a sheet with its own title and header (in
+    different column orders), and a sheet of notes."""
+    first, second = rows(5), rows(4, start=50)
+    if bad is not None:
+        second[bad][1] = second[bad][1][:-1] + ("0" if second[bad][1][-1] != "0" else "1")
+    if duplicate:
+        second[2][1] = first[1][1]
+    moved = [NAMES[1], NAMES[0], *NAMES[2:]]                      # 身份证号 before 户主姓名 on this sheet
+    sheets = [("填表说明", [["本表每个村一个工作表。"], ["身份证号请设为文本格式。"]]),
+              ("双星村", [["双星村申请户"], ["村", *NAMES], *[["双星村", *r] for r in first]]),
+              ("河口村", [["河口村申请户"], ["村", *moved], *[["河口村", r[1], r[0], *r[2:]] for r in second]])]
+    return books.write_book(tmp_path / f"乡镇.{fmt}", sheets, fmt)
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_every_sheet_of_a_book_is_imported_and_notes_are_skipped(db, county, tmp_path, fmt):
+    before = household_count(db)
+    report = import_file(db, village_book(tmp_path, fmt), kind="applicants", scope=scope(region="430811100"))
+    assert report.ok and report.written and report.added == 9, [p.line() for p in report.problems]
+    assert report.sheets == ["双星村", "河口村"] and report.skipped_sheets == ["填表说明"]
+    villages = {r["village_code"] for r in db.query("select village_code from households where head_name like '赵%'")}
+    assert household_count(db) == before + 9 and villages == {"430811100001", "430811100002"}
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods"])
+def test_a_problem_on_one_sheet_stops_the_book_and_names_sheet_and_cell(db, county, tmp_path, fmt):
+    before = household_count(db)
+    report = import_file(db, village_book(tmp_path, fmt, bad=2), kind="applicants", scope=scope(region="430811100"))
+    assert not report.ok and not report.written and household_count(db) == before
+    (error,) = report.errors
+    assert (error.sheet, error.row, error.where) == ("河口村", 5, "河口村!B5")     # 身份证号 is column B there
+    assert error.line().startswith("错误：河口村!B5 第 5 行")
+    assert report.csv_text().splitlines()[0].lstrip("\ufeff").startswith("工作表,行号,")
+
+
+def test_the_same_id_on_two_sheets_names_the_other_sheet(db, county, tmp_path):
+    report = import_file(db, village_book(tmp_path, "xlsx", duplicate=True), kind="applicants",
+                         scope=scope(region="430811100"))
+    assert not report.ok and "与工作表“双星村”第 4 行是同一个身份证号" in report.errors[0].message
+
+
+def test_a_book_whose_sheets_hold_no_table_is_refused(db, county, tmp_path):
+    path = books.write_book(tmp_path / "a.xlsx", [("封面", [["封面"]]), ("说明", [["说明"]])])
+    with pytest.raises(ImportFileError, match="封面、说明这些工作表里都找不到表头"):
+        import_file(db, path, kind="applicants", scope=scope())
+
+
+def test_the_console_lists_the_sheets_and_names_problems_by_cell(app, db, staff, tmp_path):
+    client = app.test_client()
+    login(client, "reviewer", PASSWORD)
+    data = village_book(tmp_path, "xlsx", bad=2).read_bytes()
+    page = client.post("/staff/r/430811100/import", data={"kind": "applicants", "file": (io.BytesIO(data), "x.xlsx")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    assert "读取了 2 个工作表：双星村、河口村" in page and "已跳过：填表说明" in page and "<td>河口村!B5</td>" in page
+
+
+@pytest.mark.parametrize("fmt", ["xls", "ods"])
+def test_the_cli_imports_a_book_of_villages(runner, db, county, tmp_path, fmt):
+    bad = runner.invoke(args=["import", str(village_book(tmp_path, fmt, bad=2)), "--kind", "applicants",
+                              "--campaign", "1", "--region", "430811100"])
+    assert bad.exit_code == 1 and "错误：河口村!B5 第 5 行" in bad.output and "已跳过：填表说明" in bad.output
+    good = runner.invoke(args=["import", str(village_book(tmp_path, fmt)), "--kind", "applicants",
+                               "--campaign", "1", "--region", "430811100"])
+    assert good.exit_code == 0 and "读取了 2 个工作表：双星村、河口村" in good.output and "已导入新增 9" in good.output

@@ -68,14 +68,8 @@ class _ApplicantRows(_Rows):
         self.causes_cache: dict[str, str] = {}
         self.today = scope.today.isoformat()
         self.name_ok = name_pattern(scope.latin_names).fullmatch
-        self.has_dates = "applied_on" in self.columns
-        order = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
-                 "single_child", "all_daughters", "dibao", "wubao", "income", "proposed", "village", "township")
-        self.width = max(i for i, _ in self.columns.values()) + 1
-        # A field the file does not have reads an empty cell that pick() appends to every row (the
-        # cell after the last known column may be a 备注 column the file does have).
-        self.indexes = [self.columns[f][0] if f in self.columns else None for f in order]
-        self._getter = operator.itemgetter(*(-1 if i is None else i for i in self.indexes))
+        self.sheet_names = [""]
+        self.columns_changed()
         if self.default_village:
             self.village_cache[("", "")] = self.default_village
 
@@ -152,7 +146,7 @@ class _ApplicantRows(_Rows):
         if len(set(keys)) != n or not self.seen.keys().isdisjoint(keys) or not self.existing.keys().isdisjoint(hashes):
             return False
         # Every cell is right: record the block.
-        self.seen.update(zip(keys, range(number, number + n)))
+        self.seen.update(zip(keys, range(self.offset + number, self.offset + number + n)))
         household_ids = range(self.next_id, self.next_id + n)
         self.next_id += n
         masks = ["**************" + i[-4:] for i in ids]
@@ -228,10 +222,12 @@ class _ApplicantRows(_Rows):
                 self.problem(number, "id_number", mask_id(id_value), "这是 15 位旧身份证号，已接受，请核对是否已换发新证。", "提示")
             id_hash = self.hash_id(id_value)
         if id_hash is not None:
-            first = self.seen.setdefault(bytes.fromhex(id_hash[:32]), number)
-            if first != number:
+            first = self.seen.setdefault(bytes.fromhex(id_hash[:32]), self.offset + number)
+            if first != self.offset + number:
+                sheet = self.sheet_names[first >> 32]
+                where = (f"工作表“{sheet}”" if sheet != self.sheet else "") + f"第 {first & 0xFFFFFFFF} 行"
                 self.problem(number, "id_number", mask_id(id_value),
-                             f"与第 {first} 行是同一个身份证号：同一人不能登记两次（可能拆户或空挂户）。")
+                             f"与{where}是同一个身份证号：同一人不能登记两次（可能拆户或空挂户）。")
                 id_hash = None
         size = int(size_text) if size_text.isascii() and size_text.isdigit() and len(size_text) < 7 else 0
         if size < 1:
@@ -347,9 +343,31 @@ class _ApplicantRows(_Rows):
             self.writer(self.households, self.votes, self.updates)
         self.households, self.votes, self.updates = [], [], []
 
+    ORDER = ("head_name", "id_number", "size", "causes", "votes", "voters_present", "group", "disabled_member",
+             "single_child", "all_daughters", "dibao", "wubao", "income", "proposed", "village", "township")
+
+    def columns_changed(self):
+        self.has_dates = "applied_on" in self.columns
+        self.width = max(i for i, _ in self.columns.values()) + 1
+        # A field the file does not have reads an empty cell that pick() appends to every row (the
+        # cell after the last known column may be a 备注 column the file does have).
+        self.indexes = [self.columns[f][0] if f in self.columns else None for f in self.ORDER]
+        self._getter = operator.itemgetter(*(-1 if i is None else i for i in self.indexes))
+        # Rows of a book's sheets are told apart in ``seen`` by the sheet's number above bit 32.
+        self.offset = self.sheet_index << 32
+        if self.sheet_index < len(self.sheet_names):
+            self.sheet_names[self.sheet_index] = self.sheet
+        else:
+            self.sheet_names.append(self.sheet)
+
+    def end_sheet(self):
+        """A sheet's 合计 row is checked against that sheet's rows."""
+        self.check_total("size", self.persons, "家庭人口")
+        self.totals, self.persons = [], 0
+
     def finish(self):
         self.flush()
-        self.check_total("size", self.persons, "家庭人口")
+        self.end_sheet()
         for village, persons in self.proposed.items():
             quota = get_quota(self.db, self.campaign["id"], village)
             name = self.village_names.get(village, village)

@@ -40,6 +40,10 @@ def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
         report = import_file(db, file, kind=kind, scope=scope, dry_run=dry_run)
     except ImportFileError as error:
         raise click.ClickException(str(error))
+    if report.sheets:
+        click.echo(f"读取了 {len(report.sheets)} 个工作表：{'、'.join(report.sheets)}。")
+    if report.skipped_sheets:
+        click.echo(f"这些工作表里没有表格，已跳过：{'、'.join(report.skipped_sheets)}。")
     for problem in report.problems:
         click.echo(problem.line())
     if report.more_problems:

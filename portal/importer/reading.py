@@ -12,7 +12,7 @@ import unicodedata
 from collections.abc import Iterator
 from pathlib import Path
 
-from .shapes import REQUIRED, SYNONYMS, TOTAL_WORDS, ImportFileError
+from .shapes import REQUIRED, SYNONYMS, TOTAL_WORDS, ImportFileError, NoHeaderError
 
 
 def normalise(value) -> str:
@@ -56,6 +56,31 @@ def detect_encoding(sample: bytes) -> str:
     return best.encoding
 
 
+def open_book(path: Path) -> tuple[list[tuple[str, Iterator[list[str]]]], str]:
+    """The sheets of a spreadsheet as (name, rows) — a CSV is one sheet named "" — and a label of
+    the format found. Hidden sheets are listed with the name "" (the caller skips them)."""
+    with open(path, "rb") as f:
+        head = f.read(65536)
+    kind = sniff_format(head)
+    if kind not in BOOK_LABELS:
+        rows, label = open_rows(path)
+        return [("", rows)], label
+    import python_calamine
+
+    try:
+        with open(path, "rb") as f:
+            book = python_calamine.CalamineWorkbook.from_filelike(f)
+        sheets = [(m.name, m.visible == python_calamine.SheetVisibleEnum.Visible
+                   and m.typ == python_calamine.SheetTypeEnum.WorkSheet) for m in book.sheets_metadata]
+    except python_calamine.PasswordError as error:
+        raise ImportFileError("这个表格文件设了密码，无法读取：请在 Excel/WPS 中取消密码、保存后再导入。") from error
+    except Exception as error:  # calamine raises several kinds for a damaged file
+        raise ImportFileError(f"{BOOK_LABELS[kind]} 文件已损坏，打不开（{type(error).__name__}）：请在 Excel/WPS 中打开，"
+                              "重新保存后再试。") from error
+    return [(name, _book_rows(path, kind, i) if shown else None) for i, (name, shown) in enumerate(sheets)], \
+        BOOK_LABELS[kind]
+
+
 def open_rows(path: Path) -> tuple[Iterator[list[str]], str]:
     """Rows of a spreadsheet as lists of clean text, and a label of the format found. The format is
     read from the content, never the file name: an Excel or OpenDocument book (xlsx, xlsm, xls,
@@ -92,8 +117,8 @@ def sniff_format(head: bytes) -> str:
     return "text"
 
 
-def _book_rows(path: Path, kind: str) -> Iterator[list[str]]:
-    """The first sheet of a book, read by calamine (Rust: xlsx, xlsm, xls and ods alike), with each
+def _book_rows(path: Path, kind: str, index: int = 0) -> Iterator[list[str]]:
+    """One sheet of a book (the first by default), read by calamine (Rust: xlsx, xlsm, xls and ods alike), with each
     merged cell's value copied over the whole merge: a label drawn over two header rows or several
     columns, or a village name merged down its households, stands in each cell a reader sees it in."""
     import python_calamine
@@ -102,7 +127,7 @@ def _book_rows(path: Path, kind: str) -> Iterator[list[str]]:
     f = open(path, "rb")
     try:
         book = python_calamine.CalamineWorkbook.from_filelike(f)
-        sheet = book.get_sheet_by_index(0)
+        sheet = book.get_sheet_by_index(index)
         merges = sheet.merged_cell_ranges or []
         cells = sheet.iter_rows()
     except python_calamine.PasswordError as error:
@@ -284,7 +309,7 @@ def find_header(rows: Iterator[list[str]], kind: str):
     count, start, height = best
     if count < 2:
         names = "、".join(SYNONYMS[kind][f][0] for f in REQUIRED[kind])
-        raise ImportFileError(f"前 {HEADER_SEARCH} 行里找不到表头：表格至少要有“{names}”这些列。")
+        raise NoHeaderError(f"前 {HEADER_SEARCH} 行里找不到表头：表格至少要有“{names}”这些列。")
     columns, labels = _fields(head[start:start + height], synonyms, strict=True)
     header_rows = list(range(start + 1, start + height + 1))
     missing = [SYNONYMS[kind][f][0] for f in REQUIRED[kind] if f not in columns.values()]

@@ -53,10 +53,26 @@ def _file_digest(path) -> str:
 
 class _Rows:
     writer = None       # where checked rows go (applicants only): _ApplicantWriter or the child's pipe
+    sheet = ""          # in a book of several sheets, the one being read (problems are named with it)
+    sheet_index = 0
 
     def __init__(self, db, scope: Scope, columns: dict, report: Report):
         self.db, self.scope, self.columns, self.report = db, scope, columns, report
-        self.totals: list[tuple[int, list[str]]] = []
+        # Totals rows with the columns of their sheet: (row, cells, columns).
+        self.totals: list[tuple[int, list[str], dict]] = []
+
+    def start_sheet(self, index: int, name: str, columns: dict) -> None:
+        """Go on with the next sheet of a book, whose header may put the columns elsewhere."""
+        if index:
+            self.end_sheet()
+        self.sheet_index, self.sheet, self.columns = index, name, columns
+        self.columns_changed()
+
+    def columns_changed(self) -> None:
+        """Recompute what depends on where the columns are (applicants keep an index of them)."""
+
+    def end_sheet(self) -> None:
+        """The checks of one sheet's end (its totals rows, for applicants)."""
 
     def cell(self, row: list[str], field: str) -> str:
         col = self.columns.get(field)
@@ -64,7 +80,7 @@ class _Rows:
 
     def problem(self, number: int, field: str | None, value: str, message: str, level: str = "错误") -> None:
         label = self.columns[field][1] if field in self.columns else ""
-        self.report.add(Problem(number, label, value, message, level))
+        self.report.add(Problem(number, label, value, message, level, self.sheet))
 
     def integer(self, number, row, field, minimum=0) -> int | None:
         value = self.cell(row, field)
@@ -80,11 +96,12 @@ class _Rows:
         return result
 
     def total(self, number: int, row: list[str]) -> None:
-        self.totals.append((number, row))
+        self.totals.append((number, row, self.columns))
 
     def check_total(self, field: str, computed: int, label: str) -> None:
-        for number, row in self.totals:
-            value = self.cell(row, field)
+        for number, row, columns in self.totals:
+            col = columns.get(field)
+            value = row[col[0]] if col and col[0] < len(row) else ""
             if value and value != str(computed):
                 self.problem(number, field, value, f"合计行的{label}与逐行相加的 {computed} 不一致，请核对。")
 
@@ -185,7 +202,8 @@ class _QuotaRows(_Rows):
                 else:
                     self.report.updated += own["reserve"] != self.reserve[1]
         reserve = self.reserve[1] if self.reserve else 0
-        for number, row in self.totals:
-            value = self.cell(row, "persons")
+        for number, row, columns in self.totals:
+            col = columns.get("persons")
+            value = row[col[0]] if col and col[0] < len(row) else ""
             if value and value not in (str(self.sum), str(self.sum + reserve)):
                 self.problem(number, "persons", value, f"合计行与逐行相加的 {self.sum} 人不一致，请核对。")

@@ -9,9 +9,18 @@ from ..domain import audit
 from . import parallel
 from .applicants import _ApplicantRows
 from .parallel import _ApplicantWriter, _check_in_child
-from .reading import find_header, open_rows
+from .reading import BOOK_LABELS, find_header, open_book
 from .rows import _file_digest, _QuotaRows, _RegionRows, check_rows
-from .shapes import KINDS, ImportFileError, Problem, Report, Scope
+from .shapes import (
+    KINDS,
+    REQUIRED,
+    SYNONYMS,
+    ImportFileError,
+    NoHeaderError,
+    Problem,
+    Report,
+    Scope,
+)
 
 
 class _Rollback(Exception):
@@ -28,10 +37,10 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
     if kind not in KINDS:
         raise ImportFileError(f"未知的导入类型：{kind}（可选：{', '.join(KINDS)}）")
     report = Report(kind=kind, filename=filename or Path(path).name)
-    rows, report.encoding = open_rows(Path(path))
-    columns, _, data, first = find_header(rows, kind)
+    sheets = _tables(Path(path), kind, report)
+    columns = sheets[0][1]
     digest = _file_digest(path)
-    expected = _estimate_rows(Path(path)) if kind == "applicants" and report.encoding != "xlsx" else 0
+    expected = _estimate_rows(Path(path)) if kind == "applicants" and report.encoding not in BOOK_LABELS.values() else 0
     database = _database_file(db)
     # A bulk load skips SQLite's per-row foreign-key lookups: every key it writes comes from the
     # checks (villages and groups read from regions, the campaign looked up, new household ids),
@@ -50,7 +59,10 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
                     classes = {"regions": _RegionRows, "quotas": _QuotaRows, "applicants": _ApplicantRows}
                     handler = classes[kind](db, scope, columns, report)
                     handler.writer = writer
-                    check_rows(handler, data, first, report)
+                    for index, (name, sheet_columns, data, first) in enumerate(sheets):
+                        if report.sheets:               # a book of sheets: problems are named with theirs
+                            handler.start_sheet(index, name, sheet_columns)
+                        check_rows(handler, data, first, report)
                     handler.finish()
                 if report.ok and not dry_run and not writer.rebuild_indexes():
                     report.add(Problem(0, "", "", "与已登记的户有重复的身份证号，整个文件没有导入。请核对后重新导入。"))
@@ -70,6 +82,35 @@ def import_file(db, path: Path, *, kind: str, scope: Scope, dry_run: bool = Fals
         if bulk:
             db.conn.execute("pragma foreign_keys = on")
     return report
+
+
+def _tables(path: Path, kind: str, report: Report) -> list[tuple[str, dict, object, int]]:
+    """The sheets that hold a table, each as (name, columns, rows after the header, first data row).
+    In a book of several sheets a sheet without a header (notes, a cover) or a hidden one is skipped
+    and listed in the report; a sheet whose header lacks a column stops the whole file."""
+    book, report.encoding = open_book(path)
+    several = len(book) > 1
+    tables = []
+    for name, rows in book:
+        if rows is None:
+            report.skipped_sheets.append(f"{name}（隐藏）")
+            continue
+        try:
+            columns, _, data, first = find_header(rows, kind)
+        except NoHeaderError:
+            if not several:
+                raise
+            report.skipped_sheets.append(name)
+            continue
+        except ImportFileError as error:
+            raise ImportFileError(f"工作表“{name}”：{error}" if several else str(error)) from error
+        tables.append((name, columns, data, first))
+    if not tables:
+        raise NoHeaderError(f"{'、'.join(report.skipped_sheets)}这些工作表里都找不到表头：表格至少要有"
+                            f"“{'、'.join(SYNONYMS[kind][f][0] for f in REQUIRED[kind])}”这些列。")
+    if several:
+        report.sheets = [name for name, *_ in tables]
+    return tables
 
 
 def _database_file(db) -> str:

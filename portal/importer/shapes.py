@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import io
+import re
 
 from ..clock import Clock
 from ..domain import rules, spreadsheet
@@ -62,6 +63,10 @@ class ImportFileError(ValueError):
     """The file cannot be read at all (not a spreadsheet, no header); message in Chinese."""
 
 
+class NoHeaderError(ImportFileError):
+    """No header among a sheet's first rows: in a book of several sheets, a sheet of notes."""
+
+
 @dataclasses.dataclass
 class Problem:
     row: int
@@ -69,9 +74,18 @@ class Problem:
     value: str
     message: str
     level: str = "错误"
+    sheet: str = ""          # in a book of several sheets, the sheet's name
+
+    @property
+    def where(self) -> str:
+        """The cell as a spreadsheet names it: 炉场村!E37 in a book of sheets, else the row number."""
+        if not self.sheet:
+            return str(self.row or "")
+        letters = re.match(r"[A-Z]+(?=列)", self.column)
+        return f"{self.sheet}!{letters.group(0) if letters else ''}{self.row or ''}"
 
     def line(self) -> str:
-        where = f"第 {self.row} 行" + (f" {self.column}" if self.column else "")
+        where = (f"{self.where} " if self.sheet else "") + f"第 {self.row} 行" + (f" {self.column}" if self.column else "")
         value = f"“{self.value}”" if self.value else ""
         return f"{self.level}：{where} {value}{self.message}"
 
@@ -89,6 +103,9 @@ class Report:
     more_problems: int = 0
     error_count: int = 0
     written: bool = False
+    #: In a book: the sheets read (each holding a table) and those skipped (notes, no table, hidden).
+    sheets: list[str] = dataclasses.field(default_factory=list)
+    skipped_sheets: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def errors(self) -> list[Problem]:
@@ -118,9 +135,10 @@ class Report:
         out = io.StringIO()
         out.write("\ufeff")
         writer = spreadsheet.writer(out)
-        writer.writerow(["行号", "列", "内容", "问题", "类别"])
+        sheets = any(p.sheet for p in self.problems)
+        writer.writerow((["工作表"] if sheets else []) + ["行号", "列", "内容", "问题", "类别"])
         for p in self.problems:
-            writer.writerow([p.row, p.column, p.value, p.message, p.level])
+            writer.writerow(([p.sheet] if sheets else []) + [p.row, p.column, p.value, p.message, p.level])
         if self.more_problems:
             writer.writerow(["", "", "", f"另有 {self.more_problems} 处错误未列出", "错误"])
         return out.getvalue()
