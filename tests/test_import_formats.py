@@ -212,3 +212,101 @@ def test_the_cli_imports_a_book_of_villages(runner, db, county, tmp_path, fmt):
     good = runner.invoke(args=["import", str(village_book(tmp_path, fmt)), "--kind", "applicants",
                                "--campaign", "1", "--region", "430811100"])
     assert good.exit_code == 0 and "读取了 2 个工作表：双星村、河口村" in good.output and "已导入新增 9" in good.output
+
+
+# --- Item 4: the file given back with its problems in it ------------------------------------------
+
+
+def _fix(marked, sheet, cell, value):
+    import openpyxl
+
+    book = openpyxl.load_workbook(marked)
+    book[sheet][cell] = value
+    book.save(marked)
+
+
+def test_the_cli_writes_the_marked_book_which_imports_once_fixed(runner, db, county, tmp_path):
+    import openpyxl
+
+    from .test_importer import valid_id
+
+    marked = tmp_path / "标出问题.xlsx"
+    bad = runner.invoke(args=["import", str(village_book(tmp_path, "xls", bad=2)), "--kind", "applicants",
+                              "--campaign", "1", "--region", "430811100", "--marked", str(marked)])
+    assert bad.exit_code == 1 and "标出问题的表格" in bad.output
+    book = openpyxl.load_workbook(marked)
+    assert book.sheetnames == ["填表说明", "双星村", "河口村"]
+    sheet = book["河口村"]
+    note = sheet.cell(row=5, column=sheet.max_column).value
+    assert sheet.cell(row=2, column=sheet.max_column).value == "问题说明"
+    assert "校验位" in note and "B列（身份证号）" in note
+    assert sheet["B5"].fill.fgColor.rgb.endswith("FFC7CE") and not sheet["A5"].fill.fgColor.rgb.endswith("FFC7CE")
+    _fix(marked, "河口村", "B5", valid_id(52))                        # the clerk corrects the cell ...
+    good = runner.invoke(args=["import", str(marked), "--kind", "applicants", "--campaign", "1",
+                               "--region", "430811100"])
+    assert good.exit_code == 0 and "已导入新增 9" in good.output, good.output     # ... and uploads it again
+
+
+def test_the_console_offers_the_marked_file_and_takes_it_back(app, db, staff, tmp_path):
+    import re
+
+    from .test_importer import valid_id
+
+    client = app.test_client()
+    login(client, "clerk", PASSWORD)
+    path, first = book(tmp_path, grouped, "csv", bad=4)
+    page = client.post("/staff/r/430811100001/import",
+                       data={"kind": "applicants", "file": (io.BytesIO(path.read_bytes()), "双星村.csv")},
+                       content_type="multipart/form-data").get_data(as_text=True)
+    link = re.search(r'href="(/staff/r/430811100001/import/[0-9a-f]{32}\.xlsx)"', page).group(1)
+    resp = client.get(link)
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    assert "双星村-问题说明.xlsx" in resp.headers["Content-Disposition"].encode("latin-1").decode("utf-8", "replace") \
+        or "filename*=UTF-8''" in resp.headers["Content-Disposition"]
+    marked = tmp_path / "back.xlsx"
+    marked.write_bytes(resp.data)
+    _fix(marked, "申请户", f"C{first + 4}", valid_id(4))
+    again = client.post("/staff/r/430811100001/import",
+                        data={"kind": "applicants", "file": (io.BytesIO(marked.read_bytes()), "双星村-问题说明.xlsx")},
+                        content_type="multipart/form-data").get_data(as_text=True)
+    assert "将导入新增 6" in again
+    other = app.test_client()
+    login(other, "reviewer", PASSWORD)
+    assert other.get(link.replace("430811100001", "430811100")).status_code == 404      # only its own uploader
+
+
+def test_text_that_looks_like_a_formula_stays_text_in_the_marked_copy(tmp_path):
+    import openpyxl
+
+    from portal.importer.marked import marked_copy
+
+    path = books.write(tmp_path / "a.csv", [["户主姓名", "身份证号"], ["=HYPERLINK(\"x\")", "1"]])
+    out = tmp_path / "m.xlsx"
+    out.write_bytes(marked_copy(path, []))
+    cell = openpyxl.load_workbook(out)["申请户"]["A2"]
+    assert cell.value == '=HYPERLINK("x")' and cell.data_type == "s"
+
+
+def test_blank_templates_of_every_kind_download_with_text_id_columns(app, staff, tmp_path):
+    import openpyxl
+
+    client = app.test_client()
+    login(client, "admin", PASSWORD)
+    page = client.get("/staff/r/430811/import").get_data(as_text=True)
+    for kind in ("applicants", "quotas", "regions"):
+        assert f'href="/staff/import/templates/{kind}.xlsx"' in page and f'href="/staff/import/templates/{kind}.csv"' in page
+        csv_resp = client.get(f"/staff/import/templates/{kind}.csv")
+        assert csv_resp.status_code == 200 and csv_resp.mimetype == "text/csv"
+        resp = client.get(f"/staff/import/templates/{kind}.xlsx")
+        path = tmp_path / f"{kind}.xlsx"
+        path.write_bytes(resp.data)
+        sheet = openpyxl.load_workbook(path).active
+        header = [c.value for c in sheet[1]]
+        assert header == csv_resp.get_data(as_text=True).lstrip("\ufeff").splitlines()[0].split(",")
+    id_column = header.index("区划代码") + 1
+    assert sheet.cell(row=2, column=id_column).number_format == "@"
+    assert client.get("/staff/import/templates/other.xlsx").status_code == 404
+    clerk = app.test_client()
+    login(clerk, "clerk", PASSWORD)
+    page = clerk.get("/staff/r/430811100001/import").get_data(as_text=True)
+    assert "templates/applicants.xlsx" in page and "templates/quotas.xlsx" not in page     # what the role may import

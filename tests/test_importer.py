@@ -314,7 +314,8 @@ def test_web_upload_with_errors_offers_the_report_and_no_import(app, db, staff, 
                            content_type="multipart/form-data")
     page = resp.get_data(as_text=True)
     assert resp.status_code == 400 and "没有导入" in page and "确认导入" not in page
-    link = page.split('href="/staff/r/430811100001/import/')[1].split('"')[0]
+    link = next(part.split('"')[0] for part in page.split('href="/staff/r/430811100001/import/')[1:]
+                if part.split('"')[0].endswith(".csv"))
     report = client.get(f"/staff/r/430811100001/import/{link}")
     assert report.mimetype == "text/csv" and "4,B列（身份证号）" in report.get_data(as_text=True)
 

@@ -93,7 +93,7 @@ def staff_rules(app):
 
 
 def build(app, rule, values, version=1):
-    values = {"token": "0" * 32, **values, "version": version}
+    values = {"token": "0" * 32, "kind": "applicants", **values, "version": version}
     args = {arg: values[arg] for arg in rule.arguments}
     if rule.endpoint == "staff.quotas":
         args["code"] = values["code"][:9]     # quotas are split at township (or county) level
@@ -127,8 +127,11 @@ def _import_token(app, db, username, code):
     folder = Path(app.config["EVIDENCE_DIR"]) / "imports"
     folder.mkdir(parents=True, exist_ok=True)
     user = next(db.query("select id from users where username = ?", [username]))["id"]
-    (folder / f"{token}.json").write_text(json.dumps({"user_id": user, "region_code": code}))
+    (folder / f"{token}.json").write_text(json.dumps({"user_id": user, "region_code": code, "kind": "applicants",
+                                                      "filename": "a.csv", "stored": f"{token}.upload"}))
     (folder / f"{token}.csv").write_text("行号,问题\n", encoding="utf-8")
+    (folder / f"{token}.upload").write_text("户主姓名,身份证号\n", encoding="utf-8")
+    (folder / f"{token}.problems.json").write_text(json.dumps({"problems": [], "header_rows": {}}))
     return token
 
 

@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from ..domain.campaigns import get_campaign
+from .marked import marked_copy
 from .run import import_file
 from .shapes import KINDS, ImportFileError, Scope
 
@@ -19,8 +20,10 @@ from .shapes import KINDS, ImportFileError, Scope
 @click.option("--region", "region_code", default="", help="Only accept rows inside this region (default: the campaign's county).")
 @click.option("--dry-run", is_flag=True, help="Validate and report what would change; write nothing.")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the report as CSV.")
+@click.option("--marked", "marked_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="When there are problems, write the file back as XLSX with a 问题说明 column and the cells marked.")
 @with_appcontext
-def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
+def import_command(file, kind, campaign_id, region_code, dry_run, report_path, marked_path):
     """Import a CSV (UTF-8/GBK) or XLSX spreadsheet: all rows or none (exit 1 on any error)."""
     from flask import current_app
 
@@ -50,6 +53,9 @@ def import_command(file, kind, campaign_id, region_code, dry_run, report_path):
         click.echo(f"……另有 {report.more_problems} 处错误未列出。")
     if report_path:
         report_path.write_text(report.csv_text(), encoding="utf-8")
+    if marked_path and report.problems:
+        marked_path.write_bytes(marked_copy(file, report.problems, report.header_rows))
+        click.echo(f"标出问题的表格：{marked_path}")
     click.echo(f"{report.filename}（{report.encoding}）：" + report.summary() + ("（试运行，没有写入）" if dry_run and report.ok else ""))
     if not report.ok:
         raise SystemExit(1)

@@ -96,7 +96,7 @@ def _tables(path: Path, kind: str, report: Report) -> list[tuple[str, dict, obje
             report.skipped_sheets.append(f"{name}（隐藏）")
             continue
         try:
-            columns, _, data, first = find_header(rows, kind)
+            columns, header_rows, data, first = find_header(rows, kind)
         except NoHeaderError:
             if not several:
                 raise
@@ -105,6 +105,7 @@ def _tables(path: Path, kind: str, report: Report) -> list[tuple[str, dict, obje
         except ImportFileError as error:
             raise ImportFileError(f"工作表“{name}”：{error}" if several else str(error)) from error
         tables.append((name, columns, data, first))
+        report.header_rows[name] = header_rows[0]
     if not tables:
         raise NoHeaderError(f"{'、'.join(report.skipped_sheets)}这些工作表里都找不到表头：表格至少要有"
                             f"“{'、'.join(SYNONYMS[kind][f][0] for f in REQUIRED[kind])}”这些列。")

@@ -106,6 +106,12 @@ class Report:
     #: In a book: the sheets read (each holding a table) and those skipped (notes, no table, hidden).
     sheets: list[str] = dataclasses.field(default_factory=list)
     skipped_sheets: list[str] = dataclasses.field(default_factory=list)
+    #: The first header row of each sheet read ("" for a CSV): where the marked copy writes 问题说明.
+    header_rows: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def problem_records(self) -> list[list]:
+        """The problems as plain lists (kept beside an upload for its marked copy)."""
+        return [[p.row, p.column, p.value, p.message, p.level, p.sheet] for p in self.problems]
 
     @property
     def errors(self) -> list[Problem]:
