@@ -310,3 +310,27 @@ def test_blank_templates_of_every_kind_download_with_text_id_columns(app, staff,
     login(clerk, "clerk", PASSWORD)
     page = clerk.get("/staff/r/430811100001/import").get_data(as_text=True)
     assert "templates/applicants.xlsx" in page and "templates/quotas.xlsx" not in page     # what the role may import
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods", "csv"])
+def test_a_one_sheet_book_gets_its_problems_on_its_own_sheet(db, county, tmp_path, fmt):
+    """A file read as one table names problems without a sheet; its marked copy puts them on that sheet."""
+    import openpyxl
+
+    from portal.importer.marked import marked_copy
+
+    path, first = book(tmp_path, grouped, fmt, bad=4)
+    report = import_file(db, path, kind="applicants", scope=scope())
+    out = tmp_path / "m.xlsx"
+    out.write_bytes(marked_copy(path, report.problems, report.header_rows))
+    sheet = openpyxl.load_workbook(out).active
+    assert sheet.cell(row=2, column=sheet.max_column).value == "问题说明"
+    assert "校验位" in sheet.cell(row=first + 4, column=sheet.max_column).value
+    assert sheet[f"C{first + 4}"].fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_a_csv_saved_with_an_xls_name_is_read_as_csv(db, county, tmp_path):
+    """Some systems export CSV text under a .xls name: it is read as what it is."""
+    path, _ = book(tmp_path, one_row, "csv", name="导出.xls")
+    report = import_file(db, path, kind="applicants", scope=scope())
+    assert report.ok and report.added == 6 and report.encoding == "UTF-8"

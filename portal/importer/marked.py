@@ -38,18 +38,21 @@ def marked_copy(path: Path, problems: list[Problem], header_rows: dict[str, int]
 
     red = PatternFill("solid", fgColor="FFC7CE")
     bold = Font(bold=True, color="9C0006")
+    sheets, _ = open_book(Path(path))
+    # A file read as one table names its problems with no sheet: they belong to its first sheet.
+    first = next((name for name, rows in sheets if rows is not None), "")
+    header_rows = {(name or first): row for name, row in (header_rows or {}).items()}
     by_cell: dict[tuple[str, int], dict[int | None, list[str]]] = {}
     for p in problems:
-        row = by_cell.setdefault((p.sheet, p.row), {})
+        row = by_cell.setdefault((p.sheet or first, p.row), {})
         row.setdefault(_column_index(p.column), []).append(f"{p.level}：{p.column + ' ' if p.column else ''}"
                                                            f"{'“' + p.value + '”' if p.value else ''}{p.message}")
     book = Workbook(write_only=True)
-    sheets, _ = open_book(Path(path))
     for name, rows in sheets:
         if rows is None:
             continue
         sheet = book.create_sheet(name or "申请户")
-        label_row = (header_rows or {}).get(name, 1)
+        label_row = header_rows.get(name, 1)
         grid = [list(r) for r in rows]
         width = max((len(r) for r in grid), default=0)
         for number, cells in enumerate(grid, start=1):

@@ -8,6 +8,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+import pytest
+
 from ..conftest import han
 from .conftest import NOW, flask_cli, running_portal
 
@@ -208,6 +210,61 @@ def test_reviewer_uploads_the_merged_header_xlsx_under_any_name(live_server, liv
     page.get_by_role("button", name="确认导入").click()
     page.wait_for_load_state()
     assert "已导入新增 25" in page.inner_text("main")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "xls", "ods", "csv"])
+def test_a_clerk_uploads_a_two_row_header_in_every_format(live_server, live_instance, open_context, tmp_path, fmt):
+    """Issue 19: generated files of every format, a header drawn over two rows, through the console."""
+    from .. import books
+    from ..test_import_formats import book, grouped
+
+    user = f"fmt-{fmt}"
+    flask_cli(live_instance, "create-user", user, "--role", "village_clerk", "--region", "430811201005",
+              stdin=PASSWORD + "\n")
+    page = open_context(javascript=False).new_page()
+    log_in(page, live_server, user)
+    path, _ = book(tmp_path, grouped, fmt, name=f"中湖村申请户.{fmt}")
+    assert path.suffix == f".{fmt}" and fmt in books.FORMATS
+    page.goto(live_server + "/staff/r/430811201005/import")
+    page.get_by_label("表格文件").set_input_files(str(path))
+    page.get_by_role("button", name="上传并检查").click()
+    page.wait_for_load_state()
+    assert "将导入新增 6" in page.inner_text("main")
+
+
+def test_a_clerk_downloads_the_marked_book_fixes_it_and_imports_it(live_server, live_instance, open_context, shots,
+                                                                  tmp_path):
+    """Issue 19, item 4: the problems come back inside the clerk's own file."""
+    import openpyxl
+
+    from ..test_import_formats import book, grouped
+    from ..test_importer import valid_id
+
+    flask_cli(live_instance, "create-user", "fmt-marked", "--role", "village_clerk", "--region", "430811201005",
+              stdin=PASSWORD + "\n")
+    page = open_context(javascript=False).new_page()
+    log_in(page, live_server, "fmt-marked")
+    path, first = book(tmp_path, grouped, "xls", bad=4, name="有错的表.xls")
+    page.goto(live_server + "/staff/r/430811201005/import")
+    page.get_by_label("表格文件").set_input_files(str(path))
+    page.get_by_role("button", name="上传并检查").click()
+    page.wait_for_load_state()
+    assert "整个文件没有导入" in page.inner_text("main")
+    with page.expect_download() as info:
+        page.get_by_role("link", name="下载标出问题的原表（xlsx）").click()
+    marked = tmp_path / "back.xlsx"
+    info.value.save_as(marked)
+    assert info.value.suggested_filename == "有错的表-问题说明.xlsx"
+    sheet = openpyxl.load_workbook(marked).active
+    assert "校验位" in sheet.cell(row=first + 4, column=sheet.max_column).value
+    fixed = openpyxl.load_workbook(marked)
+    fixed.active[f"C{first + 4}"] = valid_id(4)
+    fixed.save(marked)
+    page.get_by_label("表格文件").set_input_files(str(marked))
+    page.get_by_role("button", name="上传并检查").click()
+    page.wait_for_load_state()
+    assert "将导入新增 6" in page.inner_text("main")
+    page.screenshot(path=shots / "import-5-marked-fixed.png", full_page=True)
 
 
 def test_clerk_corrects_a_list_and_villagers_see_who_left_and_who_came_in(open_context, shots, tmp_path):
