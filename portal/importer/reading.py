@@ -67,18 +67,26 @@ def open_book(path: Path) -> tuple[list[tuple[str, Iterator[list[str]]]], str]:
         return [("", rows)], label
     import python_calamine
 
+    book = _open_book(path, kind)
+    sheets = [(m.name, m.visible == python_calamine.SheetVisibleEnum.Visible
+               and m.typ == python_calamine.SheetTypeEnum.WorkSheet) for m in book.sheets_metadata]
+    # One parse of the book for all its sheets (calamine reads a whole .xls when it opens one).
+    return [(name, _book_rows(path, kind, i, book) if shown else None) for i, (name, shown) in enumerate(sheets)], \
+        BOOK_LABELS[kind]
+
+
+def _open_book(path: Path, kind: str):
+    """The book, read into memory by calamine; a clear message for a password or a damaged file."""
+    import python_calamine
+
     try:
         with open(path, "rb") as f:
-            book = python_calamine.CalamineWorkbook.from_filelike(f)
-        sheets = [(m.name, m.visible == python_calamine.SheetVisibleEnum.Visible
-                   and m.typ == python_calamine.SheetTypeEnum.WorkSheet) for m in book.sheets_metadata]
+            return python_calamine.CalamineWorkbook.from_filelike(f)
     except python_calamine.PasswordError as error:
         raise ImportFileError("这个表格文件设了密码，无法读取：请在 Excel/WPS 中取消密码、保存后再导入。") from error
     except Exception as error:  # calamine raises several kinds for a damaged file
         raise ImportFileError(f"{BOOK_LABELS[kind]} 文件已损坏，打不开（{type(error).__name__}）：请在 Excel/WPS 中打开，"
                               "重新保存后再试。") from error
-    return [(name, _book_rows(path, kind, i) if shown else None) for i, (name, shown) in enumerate(sheets)], \
-        BOOK_LABELS[kind]
 
 
 def open_rows(path: Path) -> tuple[Iterator[list[str]], str]:
@@ -117,46 +125,37 @@ def sniff_format(head: bytes) -> str:
     return "text"
 
 
-def _book_rows(path: Path, kind: str, index: int = 0) -> Iterator[list[str]]:
-    """One sheet of a book (the first by default), read by calamine (Rust: xlsx, xlsm, xls and ods alike), with each
-    merged cell's value copied over the whole merge: a label drawn over two header rows or several
-    columns, or a village name merged down its households, stands in each cell a reader sees it in."""
-    import python_calamine
-
-    label = BOOK_LABELS[kind]
-    f = open(path, "rb")
+def _book_rows(path: Path, kind: str, index: int = 0, book=None) -> Iterator[list[str]]:
+    """One sheet of a book (the first by default), read by calamine (Rust: xlsx, xlsm, xls and ods
+    alike), with each merged cell's value copied over the whole merge: a label drawn over two header
+    rows or several columns, or a village name merged down its households, stands in each cell a
+    reader sees it in."""
+    if book is None:
+        book = _open_book(path, kind)
     try:
-        book = python_calamine.CalamineWorkbook.from_filelike(f)
         sheet = book.get_sheet_by_index(index)
         merges = sheet.merged_cell_ranges or []
         cells = sheet.iter_rows()
-    except python_calamine.PasswordError as error:
-        f.close()
-        raise ImportFileError("这个表格文件设了密码，无法读取：请在 Excel/WPS 中取消密码、保存后再导入。") from error
-    except Exception as error:  # calamine raises several kinds for a damaged file
-        f.close()
-        raise ImportFileError(f"{label} 文件已损坏，打不开（{type(error).__name__}）：请在 Excel/WPS 中打开，"
-                              "重新保存后再试。") from error
+    except Exception as error:  # a sheet calamine cannot read
+        raise ImportFileError(f"{BOOK_LABELS[kind]} 文件里有一个工作表已损坏，打不开（{type(error).__name__}）："
+                              "请在 Excel/WPS 中打开，重新保存后再试。") from error
     starting: dict[int, list] = {}
     for (top, left), (bottom, right) in merges:
         starting.setdefault(top, []).append((left, bottom, right))
     active: list[tuple[int, int, int, str]] = []       # (bottom, left, right, value) of merges under way
-    try:
-        for number, raw in enumerate(cells):
-            row = [normalise(c) for c in raw]
-            for left, bottom, right in starting.pop(number, ()):
-                active.append((bottom, left, right, row[left] if left < len(row) else ""))
-            if active:
-                for bottom, left, right, value in active:
-                    if len(row) <= right:
-                        row.extend([""] * (right + 1 - len(row)))
-                    for c in range(left, right + 1):
-                        if not row[c]:
-                            row[c] = value
-                active = [m for m in active if m[0] > number]
-            yield row
-    finally:
-        f.close()
+    for number, raw in enumerate(cells):
+        row = [normalise(c) for c in raw]
+        for left, bottom, right in starting.pop(number, ()):
+            active.append((bottom, left, right, row[left] if left < len(row) else ""))
+        if active:
+            for bottom, left, right, value in active:
+                if len(row) <= right:
+                    row.extend([""] * (right + 1 - len(row)))
+                for c in range(left, right + 1):
+                    if not row[c]:
+                        row[c] = value
+            active = [m for m in active if m[0] > number]
+        yield row
 
 
 def sniff_dialect(f) -> type[csv.Dialect] | csv.Dialect:
