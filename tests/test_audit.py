@@ -49,7 +49,7 @@ def test_no_route_edits_or_deletes_audit_rows(app, db, staff):
 
     values = {"code": "430811100001", "list_id": staff["village_a"], "version": 1, "household_id":
               staff["households"]["张建国"], "user_id": staff["near_user"], "complaint_id": 1, "file_id": 1,
-              "photo_id": 1, "notice_id": 1, "name": "portal.css", "slug": "faq", "fmt": "rss", "filename": "portal.css"}
+              "photo_id": 1, "notice_id": 1, "adjustment_id": 1, "name": "portal.css", "slug": "faq", "fmt": "rss", "filename": "portal.css"}
     data = {"text": "x", "name": "x", "reason": "x", "approved_by": "x", "note": "x", "title": "x", "body": "x",
             "ground": "vehicle", "list": str(staff["village_a"]), "username": "clerk", "password": "x"}
     before = [tuple(r) for r in db.execute("select * from audit_log order by id")]

@@ -126,8 +126,14 @@ def test_the_demo_places_its_windows_around_the_clocks_today(tmp_path):
 
     db = connect(app.config["DATABASE"])
     loaded = db.execute("select value from meta where key = 'demo'").fetchone()[0]
-    starts = [r[0] for r in db.execute("select window_start from list_versions")]
+    # This year's lists lie around today; last year's round (issue 20) ran about a year before.
+    this_year = db.execute("select max(id) from campaigns").fetchone()[0]
+    starts = [r[0] for r in db.execute("select window_start from list_versions v join lists l on l.id = v.list_id "
+                                       "where l.campaign_id = ?", [this_year])]
+    last_year = [r[0] for r in db.execute("select window_start from list_versions v join lists l on l.id = v.list_id "
+                                          "where l.campaign_id != ?", [this_year])]
     created = {r[0] for r in db.execute("select created_at from campaigns union select created_at from households")}
     db.close()
     assert loaded == "2031-05-06" and min(starts) > "2031-03-01" and max(starts) < "2031-06-01"
+    assert last_year and min(last_year) > "2030-03-01" and max(last_year) < "2030-07-01"
     assert created == {"2031-05-05T23:08:09+00:00"}

@@ -10,6 +10,10 @@ from portal.runtime import get_db
 
 from .conftest import NOW, set_now
 
+#: This year's 17 identification lists (villages and townships), its removal (village, township, county),
+#: exit and re-entry lists (village); last year's identification (2 villages, 2 townships, county) and exit (3).
+DEMO_LISTS = 17 + 3 + 1 + 1 + 5 + 3
+
 
 @pytest.fixture
 def demo_app(tmp_path):
@@ -43,8 +47,12 @@ def test_demo_has_lists_in_every_state_today(demo_app):
         states = {lst["state"].status for lst in lists_within("")}
         levels = {lst["level"] for lst in lists_within("")}
         amended = [lst for lst in lists_within("") if lst["current_version"] > 1]
+        kinds = {(lst["kind"], lst["state"].status) for lst in lists_within("")}
     assert states == {rules.OPEN, rules.NOT_OPEN, rules.CLOSED}
-    assert levels == {"village", "township"}
+    # Last year's round ran to the county; this year's removal list is at the county now (issue 20, item 8).
+    assert levels == {"village", "township", "county"}
+    assert {("exit", rules.CLOSED), ("exit", rules.OPEN), ("remove", rules.CLOSED), ("remove", rules.OPEN),
+            ("reenter", rules.NOT_OPEN), ("identify", rules.CLOSED)} <= kinds
     assert amended and "递补" in client.get(f"/lists/{amended[0]['id']}").get_data(as_text=True)
 
 
@@ -56,7 +64,7 @@ def test_load_demo_reloads_the_demo_with_windows_from_today(demo_app):
     assert "Demo loaded" in result.output
     with demo_app.app_context():
         db = get_db()
-        assert db["lists"].count == 17
+        assert db["lists"].count == DEMO_LISTS
         starts = {r["window_start"] for r in db.query("select window_start from list_versions")}
     assert "2026-12-22" in starts            # the not-yet-open villages start two days after "today"
 
@@ -81,7 +89,7 @@ def test_load_demo_refuses_a_database_with_other_data_unless_reset(demo_app):
 def test_second_start_does_not_load_again(demo_app, tmp_path):
     again = create_app({"INSTANCE_PATH": str(tmp_path / "inst"), "LOAD_DEMO": True, "NOW": NOW})
     with again.app_context():
-        assert get_db()["lists"].count == 17
+        assert get_db()["lists"].count == DEMO_LISTS
 
 
 def test_the_search_hints_work_on_the_demo(demo_app):

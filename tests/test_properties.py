@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from portal.db import connect, migrate, write_transaction
-from portal.domain import rules
-from portal.domain.campaigns import add_household, create_campaign, get_quota, set_quota
+from portal.domain import rules, sampling
+from portal.domain.campaigns import add_household, create_campaign, get_campaign, get_quota, set_quota
 from portal.domain.complaints import file_complaint
 from portal.domain.publishing import PublishError, amend_list, publish_list
 from portal.domain.regions import add_region
@@ -40,6 +40,7 @@ action = st.one_of(
     st.tuples(st.just("amend"), st.integers(0, 99), st.lists(st.integers(0, 99), max_size=8)),
     st.tuples(st.just("report"), st.integers(0, 99), st.integers(0, 9)),         # which list, which day
     st.tuples(st.just("conclude"), st.integers(0, 99)),
+    st.tuples(st.just("spotcheck"), st.integers(0, 99)),                          # the township checks a list
     st.tuples(st.just("township"), st.integers(0, 20), st.integers(0, 10)),      # publish on a day, start later
 )
 
@@ -91,6 +92,10 @@ def township_may_open(db, campaign, codes, day):
             return False
         if db.execute("select count(*) from complaints where list_id = ? and within_window = 1 "
                       "and status != 'concluded'", [row["id"]]).fetchone()[0]:
+            return False
+        # Rule 12: the township has spot-checked the list and recorded every sampled entry (all 属实 here).
+        if not db.execute("select count(*) from spot_checks c where c.list_id = ? and not exists (select 1 from "
+                          "spot_check_items i where i.check_id = c.id and i.result is null)", [row["id"]]).fetchone()[0]:
             return False
     return True
 
@@ -164,6 +169,20 @@ def run(db, campaign, codes, lists, act):
                            clock=clock_at(dt.datetime.combine(day(act[2]), dt.time(10), tzinfo=CLOCK.zone)))
         except ValueError:
             pass
+    elif kind == "spotcheck":
+        list_id = lists[act[1] % len(lists)]
+        try:
+            check_id = sampling.draw_check(db, campaign=get_campaign(db, campaign), list_id=list_id, actor="t",
+                                           role="township_reviewer", key=ID_KEY, clock=CLOCK)
+        except PublishError as error:           # once per version
+            assert "已经抽查过" in str(error)
+        else:
+            check = sampling.latest(db, list_id)
+            population = len(current_entries(db, list_id))
+            assert check["size"] == (max(1, -(-population * 20 // 100)) if population else 0)
+            for item in check["items"]:
+                sampling.record_result(db, check_id=check_id, position=item["position"], result="true", note="",
+                                       actor="t", role="township_reviewer", key=ID_KEY, clock=CLOCK)
     elif kind == "conclude":
         open_ids = [r[0] for r in db.execute("select id from complaints where status != 'concluded' order by id")]
         if open_ids:

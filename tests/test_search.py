@@ -331,7 +331,7 @@ def test_migration_0013_drops_the_fragment_keys_of_older_databases(tmp_path):
     db.execute("delete from meta")                        # an older portal had rebuilt its keys then
     db.execute("insert into search_names (key, household_id) values ('建国', 1), ('jg', 1)")
     db.conn.commit()
-    assert upgrade(db) == ["0013_whole_name_keys"]
+    assert upgrade(db)[:1] == ["0013_whole_name_keys"]       # (later migrations follow it)
     assert db.execute("select count(*) from search_names").fetchone()[0] == 0     # no list published yet
     db.close()
 

@@ -287,7 +287,7 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, db, staff):
     assert len(posts) >= 10
     values = {"code": "430811100001", "list_id": staff["village_a"], "household_id": staff["households"]["王明"],
               "user_id": staff["near_user"], "photo_id": 1, "version": 1, "token": "0" * 32, "complaint_id": 1,
-              "file_id": 1}
+              "file_id": 1, "adjustment_id": 1, "position": 1}
     for rule in posts:
         with app.test_request_context():
             url = url_for(rule.endpoint, **{a: values[a] for a in rule.arguments})

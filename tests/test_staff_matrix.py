@@ -31,6 +31,11 @@ EXPECTED = {
     "complaints.conclude": ALL,
     "complaints.replace": {"village_clerk", "township_reviewer", "county_admin"},
     "notices.write": {"township_reviewer", "county_admin"},
+    "register.view": ALL,
+    "adjustments.propose": {"village_clerk"},
+    "adjustments.verify": {"township_reviewer", "investigator", "county_admin"},
+    "adjustments.override": {"township_reviewer", "county_admin"},
+    "spotcheck.record": {"township_reviewer", "county_admin"},
 }
 # Case material (evidence files) goes only to the staff handling the case: the inside case is a
 # village list's, handled by the village clerk; the others merely oversee it (issue 17, item 1).
@@ -62,6 +67,15 @@ def _complaint(app, db, list_id, household_id=None, ground="vehicle"):
     return cid, fid
 
 
+def _adjustment(db, household_id, village_code):
+    """An exit proposal of this household (written directly: the access test needs only its region)."""
+    campaign = next(db.query("select campaign_id from households where id = ?", [household_id]))["campaign_id"]
+    return db["adjustments"].insert({"campaign_id": campaign, "household_id": household_id, "kind": "exit",
+                                     "village_code": village_code, "proposed_by": "test",
+                                     "proposed_at": "2026-11-23T02:00:00+00:00",
+                                     "updated_at": "2026-11-23T02:00:00+00:00"}).last_pk
+
+
 @pytest.fixture
 def targets(app, db, staff):
     c_in, f_in = _complaint(app, db, staff["village_a"], staff["households"]["张建国"])
@@ -70,14 +84,17 @@ def targets(app, db, staff):
     # An upheld 漏评 report naming 王明 (not on the list): the one case the 补录 page opens for.
     c_omitted, _ = _complaint(app, db, staff["village_a"], ground="omission")
     db.execute("update complaints set household_id = ? where id = ?", [staff["households"]["王明"], c_omitted])
-    inside = {"code": "430811100001", "list_id": staff["village_a"], "complaint_id": c_in, "file_id": f_in,
+    inside = {"adjustment_id": _adjustment(db, staff["households"]["张建国"], "430811100001"),
+              "code": "430811100001", "list_id": staff["village_a"], "complaint_id": c_in, "file_id": f_in,
               "omission_id": c_omitted,
               "household_id": staff["households"]["张建国"], "user_id": staff["near_user"],
               "photo_id": _photo(db, app, staff["village_a"], "in.png")}
-    outside_county = {"code": "511022100001", "list_id": staff["far_list"], "household_id": staff["far_household"],
+    outside_county = {"adjustment_id": _adjustment(db, staff["far_household"], "511022100001"),
+                      "code": "511022100001", "list_id": staff["far_list"], "household_id": staff["far_household"],
                       "complaint_id": c_far, "file_id": f_far,
                       "user_id": staff["far_user"], "photo_id": _photo(db, app, staff["far_list"], "far.png")}
-    outside_township = {"code": "430811200001", "list_id": staff["other_list"], "complaint_id": c_other,
+    outside_township = {"adjustment_id": _adjustment(db, staff["other_household"], "430811200001"),
+                        "code": "430811200001", "list_id": staff["other_list"], "complaint_id": c_other,
                         "file_id": f_other,
                         "household_id": staff["other_household"], "user_id": staff["far_user"],
                         "photo_id": _photo(db, app, staff["other_list"], "other.png")}
@@ -93,7 +110,7 @@ def staff_rules(app):
 
 
 def build(app, rule, values, version=1):
-    values = {"token": "0" * 32, "kind": "applicants", **values, "version": version}
+    values = {"token": "0" * 32, "kind": "applicants", "position": 1, **values, "version": version}
     args = {arg: values[arg] for arg in rule.arguments}
     if rule.endpoint == "staff.quotas":
         args["code"] = values["code"][:9]     # quotas are split at township (or county) level

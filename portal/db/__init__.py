@@ -14,7 +14,7 @@ import sqlite3
 
 import sqlite_utils
 
-from . import migrations_0001, migrations_0006  # noqa: F401  (they register the steps, in this order)
+from . import migrations_0001, migrations_0006, migrations_0014  # noqa: F401  (they register the steps, in this order)
 from .migrations import KEYS_STALE, migrations
 
 __all__ = ["KEYS_STALE", "connect", "migrate", "migrations", "write_transaction"]

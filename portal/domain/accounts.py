@@ -46,6 +46,14 @@ ROLE_PERMISSIONS = {
     "admin.users": {"county_admin"},
     "admin.quotas": {"county_admin"},
     "admin.campaigns": {"county_admin"},
+    # Dynamic management (issue 20): the village proposes and records the household's word; the work
+    # team (township reviewer, investigator, county office) verifies; township or county may exit a
+    # household that refused, with a reason; the level above a list spot-checks it.
+    "register.view": set(ROLES),
+    "adjustments.propose": {"village_clerk"},
+    "adjustments.verify": {"township_reviewer", "investigator", "county_admin"},
+    "adjustments.override": {"township_reviewer", "county_admin"},
+    "spotcheck.record": {"township_reviewer", "county_admin"},
 }
 LEVEL_PERMISSIONS = {"lists.publish", "lists.record"}
 #: What each role may import (regions and quotas shape the whole county: the county office's job).

@@ -14,6 +14,9 @@ from . import audit, rules
 from .privacy import hash_id, mask_id, name_problem, normalise_name
 from .regions import get_region_row
 
+#: Rule 12 (S0): the township checks at least 20 % of a village's entries, the county 5 % of a township's.
+DEFAULT_SAMPLING = {"township": 20, "county": 5}
+
 
 def create_campaign(
     db,
@@ -26,13 +29,19 @@ def create_campaign(
     dibao: str = "included",
     wubao_excluded: bool = True,
     stop_at_first_misfit: bool = False,
+    chains: dict | None = None,
+    sampling: dict | None = None,
+    previous_id: int | None = None,
     actor: str | None = None,
     role: str | None = None,
     key: bytes | None = None,
     clock,
 ) -> int:
     """A campaign (识别批次) of a county: its reference date, income line, publicity chain and scope
-    rules; with an ``actor`` its audit row is written in the same transaction."""
+    rules; ``chains`` gives list kinds a chain of their own (e.g. exit: village → county),
+    ``sampling`` the spot-check percentages by checking level (default ``DEFAULT_SAMPLING``, rule 12),
+    ``previous_id`` the round it follows (its register carries over). With an ``actor`` its audit row
+    is written in the same transaction."""
     county = get_region_row(db, county_code)
     if county is None or county["level"] != "county":
         raise ValueError(f"{county_code} is not a county")
@@ -43,6 +52,19 @@ def create_campaign(
         raise ValueError(f"unknown 低保 rule {dibao!r}")
     if any(int(step["days"]) < 1 for step in chain):
         raise ValueError("every publicity step lasts at least one day")
+    chains = {k: list(v) for k, v in (chains or {}).items()}
+    for kind, own in chains.items():
+        own_levels = [step["level"] for step in own]
+        if kind not in rules.LIST_KINDS or not own_levels or len(set(own_levels)) != len(own_levels) or any(
+                lv not in rules.LIST_LEVELS for lv in own_levels) or any(int(s["days"]) < 1 for s in own):
+            raise ValueError(f"the publicity chain of {kind!r} must name levels once each, a day or more")
+    sampling = dict(DEFAULT_SAMPLING if sampling is None else sampling)
+    if any(level not in ("township", "county") or not 1 <= int(p) <= 100 for level, p in sampling.items()):
+        raise ValueError("spot-check rates are 1–100 % for the township and county levels")
+    if previous_id is not None:
+        previous = get_campaign(db, previous_id)
+        if previous is None or previous["county_code"] != county_code:
+            raise ValueError("the previous round must be a campaign of the same county")
     with write_transaction(db):
         campaign_id = db["campaigns"].insert(
             {
@@ -55,6 +77,9 @@ def create_campaign(
                     {"dibao": dibao, "wubao_excluded": wubao_excluded}
                 ),
                 "stop_at_first_misfit": int(stop_at_first_misfit),
+                "chains": json.dumps(chains, ensure_ascii=False),
+                "sampling": json.dumps(sampling),
+                "previous_id": previous_id,
                 "created_at": clock.stamp(),
             }
         ).last_pk
@@ -62,7 +87,9 @@ def create_campaign(
             audit.record(db, actor=actor, role=role, action="campaign.create", object_type="campaign",
                          object_id=campaign_id, region_code=county_code,
                          after={"name": name, "chain": list(chain), "income_line": income_line,
-                                "scope": {"dibao": dibao, "wubao_excluded": wubao_excluded}}, key=key, clock=clock)
+                                "scope": {"dibao": dibao, "wubao_excluded": wubao_excluded},
+                                "chains": chains, "sampling": sampling, "previous_id": previous_id},
+                         key=key, clock=clock)
         return campaign_id
 
 
@@ -71,6 +98,8 @@ def get_campaign(db, campaign_id: int) -> dict | None:
     if row:
         row["chain"] = json.loads(row["chain"])
         row["scope"] = json.loads(row["scope"])
+        row["chains"] = json.loads(row.get("chains") or "{}")
+        row["sampling"] = json.loads(row.get("sampling") or "{}")
     return row
 
 
@@ -395,3 +424,27 @@ def quota_use(db, campaign_id: int, region_code: str) -> list[dict]:
         """,
         [campaign_id, region_code + "%"],
     ))
+
+
+def open_next_round(db, *, previous_id: int, carry_quotas: bool, actor: str | None = None, role: str | None = None,
+                    key: bytes | None = None, clock, **settings) -> int:
+    """The next round (动态调整) of a county from the previous one: a campaign that carries its
+    register (``previous_id``) and, with ``carry_quotas``, its quotas as they stood (to be re-split
+    from the quotas page if need be); one transaction, audited."""
+    previous = get_campaign(db, previous_id)
+    if previous is None:
+        raise ValueError(f"unknown campaign {previous_id}")
+    with write_transaction(db):
+        campaign_id = create_campaign(db, county_code=previous["county_code"], previous_id=previous_id, actor=actor,
+                                      role=role, key=key, clock=clock, **settings)
+        if carry_quotas:
+            db.execute("insert into quotas (campaign_id, region_code, persons, reserve) "
+                       "select ?, region_code, persons, reserve from quotas where campaign_id = ?",
+                       [campaign_id, previous_id])
+            if actor:
+                audit.record(db, actor=actor, role=role, action="quota.carry", object_type="campaign",
+                             object_id=campaign_id, region_code=previous["county_code"],
+                             after={"from_campaign": previous_id, "regions": db.execute(
+                                 "select count(*) from quotas where campaign_id = ?", [campaign_id]).fetchone()[0]},
+                             key=key, clock=clock)
+        return campaign_id

@@ -7,6 +7,9 @@ import hashlib
 import io
 from pathlib import Path
 
+from ..db import write_transaction
+from . import audit
+
 MAX_BYTES = 10 * 1024 * 1024
 MAX_PIXELS = 40_000_000       # a 12000×12000 PNG of 500 KB would take gigabytes to decode
 KINDS = {b"\xff\xd8\xff": ("image/jpeg", "jpg"), b"\x89PNG\r\n\x1a\n": ("image/png", "png"), b"%PDF-": ("application/pdf", "pdf")}
@@ -130,3 +133,25 @@ def store(folder: Path, prefix: str, data: bytes, ext: str) -> tuple[str, str]:
         tmp.write_bytes(data)
         tmp.replace(path)
     return name, digest
+
+
+def add_board_photo(db, list_id: int, data: bytes, content_type: str, ext: str, *, folder: Path, actor: str,
+                    role: str, key: bytes, clock) -> int | None:
+    """Keep the photo of a posted board (张榜留存, already cleaned by ``evidence.read_upload``) in
+    ``folder`` and against the list's current version, once; returns its id, or None when the same
+    photo is already kept."""
+    stored, digest = store(folder, str(list_id), data, ext)
+    size = len(data)
+    with write_transaction(db):
+        if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
+            return None
+        lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]))
+        photo_id = db["board_photos"].insert({
+            "list_id": list_id, "version": lst["current_version"], "stored_name": stored,
+            "content_type": content_type, "size": size, "sha256": digest, "uploaded_by": actor,
+            "uploaded_at": clock.stamp(),
+        }).last_pk
+        audit.record(db, actor=actor, role=role, action="list.photo", object_type="list", object_id=list_id,
+                     region_code=lst["region_code"], after={"photo_id": photo_id, "sha256": digest, "size": size},
+                     key=key, clock=clock)
+        return photo_id

@@ -10,10 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sqlite3
-from pathlib import Path
 
 from ..db import write_transaction
-from . import audit, rules
+from . import adjustments, audit, rules, sampling
 from .campaigns import (
     applicants_of,
     get_campaign,
@@ -21,23 +20,28 @@ from .campaigns import (
     village_selection,
 )
 from .complaints import open_in_window
-from .evidence import store
 from .regions import ancestor_codes, get_region_row
 from .rules import PublishError
 from .versions import write_version
 from .waiting_list import check_amendment
 
 
-def _step(campaign: dict, level: str) -> dict:
-    for step in campaign["chain"]:
+def _step(campaign: dict, level: str, kind: str = "identify") -> dict:
+    for step in rules.chain_of(campaign, kind):
         if step["level"] == level:
             return step
-    raise PublishError(f"本批次的公示程序没有{rules.LEVEL_NAMES[level]}一级。")
+    raise PublishError(f"本批次{rules.LIST_KINDS[kind]}名单的公示程序没有{rules.LEVEL_NAMES[level]}一级。")
+
+
+#: The step names of lists that change the register, when the campaign gives the kind no chain of its own.
+ADJUSTMENT_STEP_NAMES = {"village": "公示", "township": "审核公示", "county": "公告"}
 
 
 def default_title(campaign: dict, region: dict, kind: str, step: dict) -> str:
-    kind_name = "" if kind == "identify" else rules.LIST_KINDS[kind]
-    return f"{region['name']}{kind_name}{step['name']}名单（{campaign['name']}）"
+    if kind == "identify":
+        return f"{region['name']}{step['name']}名单（{campaign['name']}）"
+    name = step["name"] if kind in campaign.get("chains", {}) else ADJUSTMENT_STEP_NAMES[region["level"]]
+    return f"{region['name']}{rules.LIST_KINDS[kind]}{name}名单（{campaign['name']}）"
 
 
 def default_body(region: dict) -> str:
@@ -48,10 +52,12 @@ def default_body(region: dict) -> str:
     return f"{region['name']}扶贫开发领导小组办公室"
 
 
-def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str) -> list[dict]:
+def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str, kind: str = "identify") -> list[dict]:
     """Entry rows for these households as they stand now, in ranking order within each village.
 
-    Every household must belong to this campaign and lie inside the list's region.
+    Every household must lie inside the list's region and belong to this campaign — or, on a list that
+    changes the register (剔除, 脱贫退出, 返贫纳入), have a proposal of this campaign (it may have been
+    filed in an earlier round).
     """
     if len(set(household_ids)) != len(household_ids):
         raise PublishError("名单中同一户出现了不止一次。")
@@ -69,7 +75,16 @@ def _snapshot(db, household_ids: list[int], campaign_id: int, region_code: str) 
         [json.dumps(household_ids)],
     ))
     found = {r["id"]: r for r in rows}
-    missing = [i for i in household_ids if i not in found or found[i]["campaign_id"] != campaign_id]
+    if kind in rules.ADJUSTMENT_KINDS:      # an exit, removal or re-entry is not decided by a vote
+        for r in rows:
+            r["votes"] = r["voters_present"] = None
+    if kind in rules.ADJUSTMENT_KINDS:
+        proposed = {r["household_id"] for r in db.query(
+            "select household_id from adjustments where campaign_id = ? and kind = ? and status != 'withdrawn'",
+            [campaign_id, kind])}
+        missing = [i for i in household_ids if i not in found or i not in proposed]
+    else:
+        missing = [i for i in household_ids if i not in found or found[i]["campaign_id"] != campaign_id]
     if missing:
         raise PublishError(f"名单中有不属于本批次的农户（编号 {missing}）。")
     outside = [found[i]["head_name"] for i in household_ids if not found[i]["village_code"].startswith(region_code)]
@@ -115,7 +130,7 @@ def lower_lists(db, campaign: dict, region: dict, kind: str, below: str) -> list
         child_sql = "select r.code, r.name from regions r join regions t on t.code = r.parent_code where t.parent_code = ?"
     else:
         child_sql = "select code, name from regions where parent_code = ?"
-    units = list(db.query(child_sql + " order by code", [region["code"]]))
+    units = list(db.query(child_sql + " order by 1", [region["code"]]))
     if kind in ("identify", "replace"):
         # Every unit with a quota must have published its list.
         with_quota = {
@@ -148,10 +163,14 @@ def lower_windows(lower: list[tuple[str, dict | None]]) -> list[tuple[str, rules
              if r else None) for name, r in lower]
 
 
-def chain_check(db, campaign: dict, level: str, lower: list[tuple[str, dict | None]], on: dt.date) -> list[str]:
-    """Why a list of ``level`` over these lower lists may not be published on ``on`` (rule 6)."""
-    return rules.chain_problems(level=level, chain=campaign["chain"], on=on, lower_windows=lower_windows(lower),
-                                open_complaints=open_in_window(db, [r["id"] for _, r in lower if r]))
+def chain_check(db, campaign: dict, level: str, lower: list[tuple[str, dict | None]], on: dt.date,
+                kind: str = "identify") -> list[str]:
+    """Why a list of ``level`` over these lower lists may not be published on ``on``: the chain rule
+    (rule 6) and the spot checks of the lists below (rule 12)."""
+    return rules.chain_problems(level=level, chain=rules.chain_of(campaign, kind), on=on,
+                                lower_windows=lower_windows(lower),
+                                open_complaints=open_in_window(db, [r["id"] for _, r in lower if r])) + (
+        sampling.problems(db, campaign, level, lower) if lower else [])
 
 
 def publish_list(
@@ -202,28 +221,6 @@ def version_record(db, list_id: int) -> dict:
         "and v.version = l.current_version where l.id = ?", [list_id]))
 
 
-def add_board_photo(db, list_id: int, data: bytes, content_type: str, ext: str, *, folder: Path, actor: str,
-                    role: str, key: bytes, clock) -> int | None:
-    """Keep the photo of a posted board (张榜留存, already cleaned by ``evidence.read_upload``) in
-    ``folder`` and against the list's current version, once; returns its id, or None when the same
-    photo is already kept."""
-    stored, digest = store(folder, str(list_id), data, ext)
-    size = len(data)
-    with write_transaction(db):
-        if next(db.query("select 1 from board_photos where stored_name = ?", [stored]), None):
-            return None
-        lst = next(db.query("select region_code, current_version from lists where id = ?", [list_id]))
-        photo_id = db["board_photos"].insert({
-            "list_id": list_id, "version": lst["current_version"], "stored_name": stored,
-            "content_type": content_type, "size": size, "sha256": digest, "uploaded_by": actor,
-            "uploaded_at": clock.stamp(),
-        }).last_pk
-        audit.record(db, actor=actor, role=role, action="list.photo", object_type="list", object_id=list_id,
-                     region_code=lst["region_code"], after={"photo_id": photo_id, "sha256": digest, "size": size},
-                     key=key, clock=clock)
-        return photo_id
-
-
 def _publish(db, campaign_id, region_code, kind, start, today, household_ids, key, title, approving_body,
              published_at, clock) -> int:
     campaign = get_campaign(db, campaign_id)
@@ -235,14 +232,17 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
     if region["level"] not in rules.LIST_LEVELS:
         raise PublishError("只能在村、乡镇、县三级公示名单。")
     level = region["level"]
-    step = _step(campaign, level)
+    step = _step(campaign, level, kind)
     _check_start(start, today, clock)
     window = rules.Window.of_days(start, int(step["days"]))
 
-    below = rules.lower_level(campaign["chain"], level)
+    below = rules.lower_level(rules.chain_of(campaign, kind), level)
     lower = lower_lists(db, campaign, region, kind, below) if below else []
     # Only the demo loader passes today=None: it pretends each list was published before its start.
-    problems = chain_check(db, campaign, level, lower, today if today is not None else start)
+    problems = chain_check(db, campaign, level, lower, today if today is not None else start, kind)
+    if kind == "identify" and level == "village" and (waiting := adjustments.pending_removals(db, campaign_id,
+                                                                                             region_code)):
+        problems.append(f"先退后进：本村还有{'、'.join(waiting)}的剔除没有公示，请先公示剔除名单，再公示新识别的名单。")
     if problems:
         raise PublishError("现在还不能公示本级名单：" + "".join(problems))
 
@@ -250,11 +250,20 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
         entries = _published_entries(db, [r["id"] for _, r in sorted(lower, key=lambda x: x[1]["id"] if x[1] else 0) if r])
         entries.sort(key=lambda e: e["village_code"])   # stable: each village keeps its published order
     else:
-        if household_ids is None:
+        if kind in rules.ADJUSTMENT_KINDS:
+            ready = adjustments.ready(db, campaign_id, region_code, kind)
+            if household_ids is None:
+                household_ids = ready
+            if not household_ids:
+                raise PublishError(f"本村没有可以列入{rules.LIST_KINDS[kind]}名单的农户。")
+            if not_ready := set(household_ids) - set(ready):
+                raise PublishError(f"有 {len(not_ready)} 户的{rules.LIST_KINDS[kind]}还没有走完前面的步骤"
+                                   "（核实、农户确认），不能列入名单。")
+        elif household_ids is None:
             if kind != "identify":
                 raise PublishError("请选择要列入名单的农户。")
             household_ids = [a.id for a in village_selection(db, campaign_id, region_code).selected]
-        entries = _snapshot(db, household_ids, campaign_id, region_code)
+        entries = _snapshot(db, household_ids, campaign_id, region_code, kind)
     if kind in ("identify", "replace"):
         quota = get_quota(db, campaign_id, region_code)
         rules.check_selection_within_quota(
@@ -281,7 +290,13 @@ def _publish(db, campaign_id, region_code, kind, start, today, household_ids, ke
             "created_at": clock.stamp(),
         }
     ).last_pk
-    marks = _scope_marks(db, campaign, entries) if kind == "identify" else {}
+    if kind == "identify":
+        marks = _scope_marks(db, campaign, entries)
+    elif kind in rules.ADJUSTMENT_KINDS:
+        marks = {e["id"]: e.get("mark") or "" for e in entries if e.get("mark")} if below else adjustments.marks(
+            db, campaign_id, kind, [e["id"] for e in entries])
+    else:
+        marks = {}
     write_version(db, list_id, 1, window, "首次公示", entries, marks=marks, key=key, published_at=published_at,
                    clock=clock)
     if level == "village" and kind == "identify":
@@ -367,7 +382,7 @@ def amend_list(
                                 [list_id, lst["current_version"]]))
         before = {r["household_id"] for r in db.query(
             "select household_id from list_entries where list_id = ? and version = ?", [list_id, lst["current_version"]])}
-        entries = _snapshot(db, household_ids, lst["campaign_id"], lst["region_code"])
+        entries = _snapshot(db, household_ids, lst["campaign_id"], lst["region_code"], lst["kind"])
         published = {e["id"]: e for e in _published_entries(db, [list_id])}
         for e in entries:   # households kept on the list keep what was publicised for them, mark and window too
             if e["id"] in published:
@@ -393,7 +408,7 @@ def amend_list(
             if start is None:
                 raise PublishError("名单新增了农户，需要为新版本设定公示开始日期。")
             _check_start(start, today, clock)
-            days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"])["days"])
+            days = int(_step(get_campaign(db, lst["campaign_id"]), lst["level"], lst["kind"])["days"])
             own = rules.Window.of_days(start, days)
             for e in entries:
                 if e["id"] in added:

@@ -19,7 +19,10 @@ LIST_KINDS = {
     "exit": "脱贫退出",
     "remove": "剔除",
     "replace": "递补",
+    "reenter": "返贫纳入",
 }
+#: The kinds that change the register of households already filed (动态管理, DOMAIN §6).
+ADJUSTMENT_KINDS = ("remove", "exit", "reenter")
 
 #: Causes of poverty as the national filing system lists them, each with the label public pages
 #: use. Illness and disability are never shown (DOMAIN §11 rule 11); hiding only them would give
@@ -323,6 +326,12 @@ def start_problem(start: dt.date, now: dt.datetime) -> str | None:
 
 
 # --- The chain rule ----------------------------------------------------------------------------
+
+
+def chain_of(campaign: dict, kind: str) -> list[dict]:
+    """The publicity chain of ``kind`` in a campaign: its own (``chains``, e.g. an exit list's village
+    publicity → county announcement) or the campaign's."""
+    return list((campaign.get("chains") or {}).get(kind) or campaign["chain"])
 
 
 def lower_level(chain: Sequence[dict], level: str) -> str | None:

@@ -22,6 +22,7 @@ from ..domain import rules
 from ..domain.campaigns import (
     add_household,
     create_campaign,
+    get_campaign,
     set_quota,
     village_selection,
 )
@@ -30,6 +31,13 @@ from ..domain.publishing import publish_list
 from ..domain.regions import add_region
 from ..domain.replacement import confirm
 from ..runtime import get_db, id_key
+from .demo_rounds import (
+    create_last_year,
+    load_last_year,
+    load_this_year,
+    published_at,
+    spot_check,
+)
 
 CAUSE_KEYS = {label: key for key, (label, _) in rules.CAUSES.items()}
 COUNTY = "430811"
@@ -71,12 +79,14 @@ def load_demo(db, demo_dir: Path, clock, id_key: bytes) -> dict:
         for r in regions:
             add_region(db, r["区划代码"], r["名称"], r["上级代码"] or None)
         db["meta"].upsert({"key": "demo", "value": today.isoformat()}, pk="key")
+        last_year = create_last_year(db, clock)
         campaign_id = create_campaign(
             db,
             county_code=COUNTY,
             name="演示批次",
             reference_date=dt.date(today.year - 1, 12, 31),
             income_line=2736,
+            previous_id=last_year,
             clock=clock,
         )
         reserve = 0
@@ -116,14 +126,10 @@ def load_demo(db, demo_dir: Path, clock, id_key: bytes) -> dict:
             )
             households += 1
         lists = _publish_demo_lists(db, campaign_id, clock, id_key)
+        filed = load_last_year(db, last_year, clock, id_key)
+        load_this_year(db, campaign_id, filed, clock, id_key)
         _demo_notice(db, clock, id_key)
     return {"regions": len(regions), "households": households, "lists": lists}
-
-
-def _published_at(start: dt.date) -> str:
-    """The demo pretends each version was published at 09:00 the day before its window opened."""
-    moment = dt.datetime.combine(start - dt.timedelta(days=1), dt.time(9), tzinfo=dt.timezone(dt.timedelta(hours=8)))
-    return moment.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _publish_demo_lists(db, campaign_id: int, clock, key: bytes) -> int:
@@ -135,12 +141,17 @@ def _publish_demo_lists(db, campaign_id: int, clock, key: bytes) -> int:
             continue
         start = day(VILLAGE_OVERRIDES.get(v["code"], VILLAGE_STARTS[v["parent_code"]]))
         publish_list(db, campaign_id=campaign_id, region_code=v["code"], kind="identify", start=start,
-                     today=None, key=key, published_at=_published_at(start), clock=clock)
+                     today=None, key=key, published_at=published_at(start), clock=clock)
         count += 1
     _demo_replacement(db, campaign_id, "430811100001", day(REPLACEMENT_START), key, clock)
+    campaign = get_campaign(db, campaign_id)
     for township, offset in TOWNSHIP_STARTS.items():
+        for lst in db.query("select id from lists where campaign_id = ? and region_code like ? and level = 'village' "
+                            "and kind = 'identify'",
+                            [campaign_id, township + "%"]):
+            spot_check(db, campaign, lst["id"], key, clock)
         publish_list(db, campaign_id=campaign_id, region_code=township, kind="identify", start=day(offset),
-                     today=None, key=key, published_at=_published_at(day(offset)), clock=clock)
+                     today=None, key=key, published_at=published_at(day(offset)), clock=clock)
         count += 1
     return count
 
@@ -148,11 +159,12 @@ def _publish_demo_lists(db, campaign_id: int, clock, key: bytes) -> int:
 def _demo_replacement(db, campaign_id: int, village_code: str, start: dt.date, key: bytes, clock) -> None:
     """One upheld report in 双星村: its second household loses its place and the waiting list
     fills the freed quota in rank order (依次递补); the replacements get a window of their own."""
-    lst = next(db.query("select id from lists where region_code = ? and kind = 'identify'", [village_code]))
+    lst = next(db.query("select id from lists where campaign_id = ? and region_code = ? and kind = 'identify'",
+                        [campaign_id, village_code]))
     selection = village_selection(db, campaign_id, village_code)
     removed = next(a for a in selection.selected[1:] if a.size <= 3)
     confirm(db, list_id=lst["id"], household_id=removed.id, ground="家中有财政供养人员（演示）", expected=None,
-            actor="演示数据", role="cli", key=key, today=None, start=start, published_at=_published_at(start),
+            actor="演示数据", role="cli", key=key, today=None, start=start, published_at=published_at(start),
             clock=clock)
 
 
@@ -193,7 +205,8 @@ def clear_all(db, clock) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with write_transaction(db):
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
-        for table in ("search_names", "search_places", "notices", "complaint_files", "complaint_events", "complaints",
+        for table in ("search_names", "search_places", "notices", "spot_check_items", "spot_checks", "adjustments",
+                      "complaint_files", "complaint_events", "complaints",
                       "board_photos", "disqualifications", "rankings", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):
             db.execute(f"delete from {table}")

@@ -7,6 +7,6 @@ from .routing import bp
 
 
 def init_app(app) -> None:
-    from . import admin, applicants, cases, console, imports, notices, publish  # noqa: F401  (they register routes)
+    from . import admin, applicants, cases, console, dynamic, imports, notices, publish  # noqa: F401  (they register routes)
 
     app.register_blueprint(bp)

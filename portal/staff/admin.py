@@ -12,7 +12,13 @@ from .. import clock
 from ..domain import audit, rules
 from ..domain.accounts import ROLES, AccountError, create_user
 from ..domain.accounts import deactivate_user as deactivate_account
-from ..domain.campaigns import create_campaign, get_quota, split_quotas
+from ..domain.campaigns import (
+    campaigns_of,
+    create_campaign,
+    get_quota,
+    open_next_round,
+    split_quotas,
+)
 from ..domain.regions import ancestors, get_region_row
 from ..runtime import get_db, id_key
 from ..web.forms import choices
@@ -120,16 +126,28 @@ def _save_quotas(db, campaign, region, own, children, form) -> None:
 def new_campaign():
     db = get_db()
     form = NewCampaignForm()
+    county = current_user.region_code[:6]
+    form.previous_id.choices = choices([("", "不接续（第一次识别）"),
+                                        *((str(c["id"]), c["name"]) for c in campaigns_of(db, county))])
     if form.validate_on_submit():
         chain = [{"level": "village", "name": "初选公示", "days": form.village_days.data},
                  {"level": "township", "name": "审核公示", "days": form.township_days.data},
                  {"level": "county", "name": "审定公告", "days": form.county_days.data}]
-        county = current_user.region_code[:6]
-        campaign_id = create_campaign(
-            db, county_code=county, name=form.name.data.strip(), reference_date=form.reference_date.data,
-            income_line=form.income_line.data, chain=chain, dibao=form.dibao.data,
-            wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
-            actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
+        chains = {"exit": [{"level": "village", "name": "退出公示", "days": form.village_days.data},
+                           {"level": "county", "name": "退出公告", "days": form.county_days.data}]} \
+            if form.exit_skip_township.data else {}
+        settings = dict(name=form.name.data.strip(), reference_date=form.reference_date.data,
+                        income_line=form.income_line.data, chain=chain, chains=chains, dibao=form.dibao.data,
+                        wubao_excluded=form.wubao_excluded.data, stop_at_first_misfit=form.stop_at_first_misfit.data,
+                        sampling={"township": form.township_percent.data or 20, "county": form.county_percent.data or 5},
+                        actor=current_user.username, role=current_user.role, key=id_key(), clock=clock.current())
+        if form.previous_id.data:
+            campaign_id = open_next_round(db, previous_id=int(form.previous_id.data),
+                                          carry_quotas=form.carry_quotas.data, **settings)
+            flash("已建立下一轮批次，上一轮的名册已经带入。" + ("规模指标已沿用，可以重新分解。" if form.carry_quotas.data
+                                                     else "请先下达县级规模指标，再分解到乡镇和村。"))
+            return redirect(url_for("staff.dashboard", campaign=campaign_id))
+        campaign_id = create_campaign(db, county_code=county, **settings)
         flash("已建立新批次。请先下达县级规模指标，再分解到乡镇和村。")
         return redirect(url_for("staff.dashboard", campaign=campaign_id))
     return render_template("staff/campaign_new.html", form=form), 400 if form.errors else 200

@@ -26,7 +26,7 @@ from wtforms.validators import (
     Optional,
 )
 
-from ..domain import rules
+from ..domain import adjustments, rules
 from ..domain.accounts import MIN_PASSWORD, ROLES
 from ..domain.campaigns import BOTH_DIBAO_AND_WUBAO
 from ..domain.privacy import MAX_NAME, id_number_problem, name_problem, normalise_name
@@ -75,7 +75,8 @@ class EditApplicantForm(FlaskForm):
 
 
 class PublishListForm(FlaskForm):
-    kind = SelectField("名单类型", choices=choices([("identify", "识别纳入")]), default="identify")
+    kind = SelectField("名单类型", choices=choices([(k, rules.LIST_KINDS[k]) for k in ("identify", *rules.ADJUSTMENT_KINDS)]),
+                       default="identify")
     start = DateField("公示开始日期（从这天 0 时起）", validators=[InputRequired("请选择公示开始日期。")])
 
 
@@ -129,3 +130,45 @@ class NewCampaignForm(FlaskForm):
     dibao = SelectField("低保户", choices=choices(rules.DIBAO_RULES.items()), default="included", validate_choice=True)
     wubao_excluded = BooleanField("五保户不纳入", default=True)
     stop_at_first_misfit = BooleanField("按排名遇到放不下的农户即停止（不勾选则跳过它继续往下选）")
+    previous_id = SelectField("接续上一批次（动态调整：带入名册）", choices=[], validate_choice=True, default="")
+    carry_quotas = BooleanField("沿用上一批次的规模指标（以后可以重新分解）", default=True)
+    exit_skip_township = BooleanField("脱贫退出名单不经乡镇公示（村公示后由县公告）", default=True)
+    township_percent = IntegerField("乡镇抽查村级名单的比例（%，不少于 20）", default=20,
+                                    validators=[Optional(), NumberRange(20, 100, "不少于 20%%，不超过 100%%。")])
+    county_percent = IntegerField("县抽查乡镇名单的比例（%，不少于 5）", default=5,
+                                  validators=[Optional(), NumberRange(5, 100, "不少于 5%%，不超过 100%%。")])
+
+
+class ProposeAdjustmentForm(FlaskForm):
+    """A village's proposal to change the register: 剔除, 脱贫退出 or 返贫纳入 of one household."""
+
+    kind = SelectField("调整类型", choices=choices([("", "（请选择）"), *adjustments.KINDS.items()]),
+                       validators=[DataRequired("请选择调整类型。")])
+    household_id = IntegerField("农户编号", validators=[InputRequired("请选择农户。")])
+    ground = SelectField("理由（剔除或返贫纳入）", choices=choices([("", "（脱贫退出不用选）"),
+                                                      *adjustments.REMOVAL_GROUNDS.items(), *adjustments.REENTRY_GROUNDS.items()]),
+                         validators=[Optional()])
+    conditions = CheckboxesField("退出条件（脱贫退出）", choices=choices(adjustments.EXIT_CONDITIONS.items()),
+                                 validators=[Optional()])
+    finding = TextAreaField("核查认定的情况", validators=[Length(max=2000, message="不超过 2000 字。")])
+
+
+class StepNoteForm(FlaskForm):
+    """One step of a proposal with a note: the work team's verification, an override, a withdrawal."""
+
+    note = TextAreaField("说明", validators=[DataRequired("请写明情况。"), Length(max=2000, message="不超过 2000 字。")])
+
+
+class AgreementForm(FlaskForm):
+    agreed = SelectField("农户意见", choices=choices([("yes", "同意退出"), ("no", "不同意退出")]),
+                         validators=[DataRequired("请选择农户意见。")])
+    on = DateField("确认日期", validators=[InputRequired("请填写确认日期。")])
+    how = SelectField("同意的方式", choices=choices([("", "（不同意的不用选）"), *adjustments.AGREEMENT_HOW.items()]),
+                      validators=[Optional()])
+    note = TextAreaField("农户的意见或补充说明", validators=[Length(max=2000, message="不超过 2000 字。")])
+
+
+class SpotResultForm(FlaskForm):
+    result = SelectField("抽查结果", choices=choices([("true", "属实"), ("false", "不属实")]),
+                         validators=[DataRequired("请选择抽查结果。")])
+    note = TextAreaField("核查情况", validators=[Length(max=2000, message="不超过 2000 字。")])

@@ -17,9 +17,9 @@ from flask_login import current_user
 from .. import clock
 from ..domain import audit, rules
 from ..domain.campaigns import above_line, get_campaign, village_selection
-from ..domain.evidence import EvidenceError, read_upload
+from ..domain.evidence import EvidenceError, add_board_photo, read_upload
 from ..domain.numbers import parse_int
-from ..domain.publishing import PublishError, add_board_photo, publish_list, readiness
+from ..domain.publishing import PublishError, publish_list, readiness
 from ..domain.regions import ancestors, get_region_row
 from ..domain.replacement import confirm, propose
 from ..runtime import evidence_folder, get_db, id_key
@@ -40,6 +40,8 @@ def publish(code):
     form = PublishListForm()
     if not form.is_submitted():
         form.start.data = rules.earliest_start(clock.now())
+        if request.args.get("kind") in rules.ADJUSTMENT_KINDS:
+            form.kind.data = request.args["kind"]
     problem = None
     if form.validate_on_submit():
         try:

@@ -19,7 +19,7 @@ from .auth import login_manager
 bp = Blueprint("staff", __name__, url_prefix="/staff")
 
 
-TARGETS = ("none", "region", "list", "household", "user", "photo", "complaint")
+TARGETS = ("none", "region", "list", "household", "user", "photo", "complaint", "adjustment")
 
 
 def resolve_target(target: str, kwargs: dict) -> tuple[str, str]:
@@ -47,6 +47,9 @@ def resolve_target(target: str, kwargs: dict) -> tuple[str, str]:
     elif target == "complaint":
         row = next(db.query("select c.handler_region as code, r.level from complaints c join regions r "
                             "on r.code = c.handler_region where c.id = ?", [kwargs["complaint_id"]]), None)
+    elif target == "adjustment":
+        row = next(db.query("select village_code as code, 'village' as level from adjustments where id = ?",
+                            [kwargs["adjustment_id"]]), None)
     else:
         raise ValueError(f"unknown target {target!r}")
     if row is None:

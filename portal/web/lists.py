@@ -24,7 +24,7 @@ from flask import (
 from markupsafe import Markup
 
 from .. import clock
-from ..domain import rules, spreadsheet
+from ..domain import rules, sampling, spreadsheet
 from ..domain.campaigns import get_quota
 from ..domain.complaints import list_complaint_counts, public_replies
 from ..domain.privacy import mask_name, public_causes
@@ -284,7 +284,7 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "village": next((v for v in villages if v["code"] == chosen), None),
         "complaints": list_complaint_counts(db, list_id),
         "replies": public_replies(db, list_id),
-        "quota": quota["persons"] if quota else None,
+        "quota": quota["persons"] if quota and lst["kind"] in ("identify", "replace") else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",
         "causes_note": "" if exact_causes else rules.PUBLIC_CAUSES_NOTE,
@@ -292,6 +292,8 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "scope_rule": rules.Scope.of({"scope": json.loads(lst["campaign_scope"]), "income_line": lst["income_line"]}).text()
         if lst["kind"] == "identify" else "",
         "version_url": public_url("lists.list_version", list_id=list_id, version=lst["version"]),
+        "spot_check": sampling.public_summary(db, list_id),
+        "spot_method": sampling.METHOD_TEXT,
     }
 
 
@@ -389,7 +391,10 @@ def list_json(list_id, version=None):
         "quota_persons": ctx["quota"],
         "ranking_rule": ctx["ranking_rule"],
         "scope_rule": ctx["scope_rule"],
+        "spot_check": ctx["spot_check"],
         "change_note": lst["change_note"],
+        # The whole 校验码 (pages print its first 16 digits): the seed of a spot check is made from it.
+        "content_hash": lst["content_hash"],
         "entries": ctx["entries"],
     }
     return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, render_template
 
+from .. import clock
 from ..domain.regions import (
     ancestors,
     children_with_quotas,
@@ -11,6 +12,7 @@ from ..domain.regions import (
     level_of_code,
     quotas_of,
 )
+from ..domain.register import public_totals
 from ..runtime import get_db
 from .lists import lists_above, lists_of_region
 
@@ -39,4 +41,5 @@ def region_page(code):
         children=children_with_quotas(db, code),
         lists=lists_of_region(code),
         upper_lists=lists_above(code),
+        register=public_totals(db, code, clock.today()),
     )

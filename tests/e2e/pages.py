@@ -9,7 +9,8 @@ HTML_PAGES = {
     "home.index": ["/"],
     "home.page": ["/pages/how-to-object", "/pages/about", "/pages/import-help", "/pages/grounds", "/pages/faq"],
     "regions.region_page": ["/r/430811", "/r/430811200", "/r/430811200001", "/r/430811200001001"],
-    "lists.list_page": ["/lists/1", "/lists/8", "/lists/16"],
+    # 29: this year's exit list of 双星村 (open); 28: the county removal list (issue 20).
+    "lists.list_page": ["/lists/1", "/lists/8", "/lists/16", "/lists/28", "/lists/29"],
     "lists.list_version": ["/lists/1/v1"],
     "lists.print_view": ["/lists/1/print", "/lists/16/print"],
     "complaints.new": ["/complaints/new", "/complaints/new?list=8", "/complaints/new?list=8&entry=3"],

@@ -9,6 +9,7 @@ import json
 import re
 
 from .checks import vnu_errors
+from .test_dynamic_journey import spot_check_lower
 from .conftest import NOW, PHONE, flask_cli, running_portal
 
 PASSWORD = "a long enough secret"
@@ -144,6 +145,7 @@ def test_an_upheld_report_reaches_the_township_list_once_it_is_out(open_context,
     with running_portal(instance, "2026-12-01T09:00:00+08:00") as base:
         reviewer = open_context(javascript=False).new_page()
         log_in(reviewer, base, "xh-rev")
+        spot_check_lower(reviewer, base, "430811200")          # rule 12 first (issue 20)
         reviewer.goto(base + "/staff/r/430811200/publish")
         reviewer.get_by_role("button", name="发布").click()
         reviewer.wait_for_load_state()
