@@ -364,3 +364,54 @@ def test_the_county_opens_the_next_round_from_the_console(app, db, console):
                                                     "village_days": 7, "township_days": 7, "county_days": 15,
                                                     "dibao": "included", "township_percent": 10})
     assert resp.status_code == 400 and "不少于 20%" in resp.get_data(as_text=True)
+
+
+def test_rates_count_omissions_removals_and_wrong_exits(db, round_two):
+    c1, c2, homes = round_two["c1"], round_two["c2"], round_two["homes"]
+    assert register.rates(db, c2, day(-5))["wrong_exit"] == {"count": 0, "rate": None, "threshold": 2.0}   # none exited
+    # 张二 exits in round one and comes back as 错退 in round two; 李一 is removed in round two.
+    test_reentry_of_an_exited_household(db, round_two)
+    adjustments.propose(db, campaign_id=c2, household_id=homes["李一"], kind="remove", ground="vehicle",
+                        finding="有轿车", today=day(57), **STAFF)
+    for code, start in ((B, day(58)), (TOWNSHIP, day(65)), (COUNTY, day(72))):
+        list_id = _publish(db, c2, code, "remove", start)
+        if code != COUNTY:
+            _check_all(db, c2, list_id)
+    rates = register.rates(db, c2, day(87))
+    assert rates["filed"] == 16 and rates["exited"] == 1
+    assert rates["wrong_exit"] == {"count": 1, "rate": 100.0, "threshold": 2.0}
+    assert rates["wrong_inclusion"] == {"count": 1, "rate": 6.2, "threshold": None}
+    assert rates["omission"]["count"] == 0 and c1
+    village_a = next(db.query("select id from lists where campaign_id = ? and region_code = ? and kind = 'identify'",
+                              [c1, A]))["id"]
+    for outcome in ("upheld", "dismissed"):
+        db["complaints"].insert({"receipt_hash": outcome, "list_id": village_a, "handler_region": A, "ground": "omission",
+                                 "text": "漏评", "filed_at": CLOCK.stamp(), "status": "concluded", "outcome": outcome})
+    assert register.rates(db, c2, day(87))["omission"] == {"count": 1, "rate": 6.2, "threshold": 2.0}
+    assert register.rates(db, c2, day(87), B)["omission"]["count"] == 0
+    # Narrowed to village B only the removal counts.
+    assert register.rates(db, c2, day(87), B)["wrong_exit"]["count"] == 0
+    assert register.rates(db, c2, day(87), B)["wrong_inclusion"]["count"] == 1
+
+
+def test_an_upheld_complaint_against_a_filed_household_starts_a_removal(app, db, console):
+    c1, c2, home = console["c1"], console["c2"], console["homes"]["张四"]
+    county_list = next(db.query("select id from lists where campaign_id = ? and level = 'county'", [c1]))["id"]
+    complaint = db["complaints"].insert({
+        "receipt_hash": "r", "list_id": county_list, "household_id": home, "handler_region": A, "ground": "vehicle",
+        "text": "有车", "filed_at": CLOCK.stamp(), "status": "concluded", "outcome": "upheld"}).last_pk
+    clerk = _as(app, "clerk")
+    page = clerk.get(f"/staff/complaints/{complaint}").get_data(as_text=True)
+    assert "本户已在建档立卡户名册上：提出剔除" in page and "确认递补" not in page
+    form = clerk.get(f"/staff/r/{A}/households?household={home}&complaint={complaint}").get_data(as_text=True)
+    assert f"依据：已查实的第 {complaint} 件举报" in form
+    resp = clerk.post(f"/staff/r/{A}/households", data={"kind": "remove", "household_id": home, "ground": "vehicle",
+                                                        "finding": "核实有车", "complaint_id": str(complaint)})
+    assert resp.status_code == 302
+    row = next(db.query("select kind, complaint_id, campaign_id from adjustments"))
+    assert row == {"kind": "remove", "complaint_id": complaint, "campaign_id": c2}
+    # A complaint that was not upheld cannot be the basis of one.
+    db.execute("update complaints set outcome = 'dismissed' where id = ?", [complaint])
+    resp = clerk.post(f"/staff/r/{A}/households", data={"kind": "remove", "household_id": console["homes"]["张五"],
+                                                        "ground": "vehicle", "finding": "x", "complaint_id": str(complaint)})
+    assert resp.status_code == 400 and "已经查实的举报" in resp.get_data(as_text=True)

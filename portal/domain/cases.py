@@ -29,7 +29,7 @@ def get_case(db, complaint_id: int) -> dict | None:
     """A complaint with the names its pages show (handling unit, list, investigator, household)."""
     return next(db.query(
         "select c.*, r.name as handler_name, l.title as list_title, l.region_code as list_region, "
-        "u.display_name as investigator_name, h.head_name as household_name "
+        "u.display_name as investigator_name, h.head_name as household_name, h.village_code as household_village "
         "from complaints c join regions r on r.code = c.handler_region left join lists l on l.id = c.list_id "
         "left join users u on u.id = c.investigator_id left join households h on h.id = c.household_id "
         "where c.id = ?", [complaint_id]), None)

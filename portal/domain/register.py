@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 
 from . import rules
 from .campaigns import get_campaign
@@ -140,4 +141,43 @@ def public_totals(db, region_code: str, today: dt.date) -> dict | None:
         return None
     totals = {s: {"households": sum(v[s]["households"] for v in by_village.values()),
                   "persons": sum(v[s]["persons"] for v in by_village.values())} for s in STATUS}
-    return {"campaign": campaign["name"], "totals": totals, "statuses": STATUS}
+    return {"campaign": campaign["name"], "totals": totals, "statuses": STATUS,
+            "rates": rates(db, campaign["id"], today, region_code)}
+
+
+#: [EXT] thresholds of the county-exit evaluation (DOMAIN §6); none was found for 错评.
+THRESHOLDS = {"wrong_exit": 2.0, "omission": 2.0}
+
+
+def rates(db, campaign_id: int, today: dt.date, region_code: str = "") -> dict:
+    """漏评, 错评 and 错退 in a region (DOMAIN §6, issue 20 item 7), as counts and, where the portal
+    holds a denominator, as percentages beside the thresholds:
+
+    - 漏评: upheld omission complaints on the round's lists, per household ever filed (the documents
+      divide by the non-filed rural population of the sampled villages, which the portal does not hold);
+    - 错评: households removed (剔除 closed at its last level), per household ever filed;
+    - 错退: households re-filed as 错退 (a closed re-entry list, ground wrong_exit), per household that exited.
+    """
+    entries = register_of(db, campaign_id, today, region_code)
+    filed = len(entries)
+    exited = {e.household_id for e in entries.values() if any(ch.status == "exited" for ch in e.history)}
+    reentered = [e.household_id for e in entries.values() if any(ch.kind == "reenter" for ch in e.history)]
+    wrong = next(db.query(
+        "select count(distinct household_id) as n from adjustments where kind = 'reenter' and ground = 'wrong_exit' "
+        "and status != 'withdrawn' and household_id in (select value from json_each(?))",
+        [json.dumps(reentered)]))["n"] if reentered else 0
+    ids = [c["id"] for c in rounds(db, campaign_id)]
+    omitted = next(db.query(
+        "select count(*) as n from complaints c join lists l on l.id = c.list_id where c.ground = 'omission' "
+        "and c.outcome = 'upheld' and l.campaign_id in (select value from json_each(?)) "
+        "and coalesce((select h.village_code from households h where h.id = c.household_id), l.region_code) like ?",
+        [json.dumps(ids), region_code + "%"]))["n"]
+    removed = sum(1 for e in entries.values() if e.status == "removed")
+
+    def pct(n, d):
+        return round(100 * n / d, 1) if d else None
+
+    return {"filed": filed, "exited": len(exited),
+            "omission": {"count": omitted, "rate": pct(omitted, filed), "threshold": THRESHOLDS["omission"]},
+            "wrong_inclusion": {"count": removed, "rate": pct(removed, filed), "threshold": None},
+            "wrong_exit": {"count": wrong, "rate": pct(wrong, len(exited)), "threshold": THRESHOLDS["wrong_exit"]}}

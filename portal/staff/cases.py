@@ -41,6 +41,7 @@ from ..domain.complaints import CHANNELS, GROUNDS, OUTCOMES, STATUS
 from ..domain.numbers import parse_int
 from ..domain.publishing import PublishError
 from ..domain.regions import get_region_row
+from ..domain.register import ON_REGISTER, status_of
 from ..domain.replacement import highest_list_carrying, omitted_candidates, propose
 from ..domain.rules import QuotaError
 from ..domain.workdays import add_working_days
@@ -127,6 +128,8 @@ def case(complaint_id):
     disqualified = bool(c["household_id"] and next(db.query(
         "select 1 from disqualifications where household_id = ?", [c["household_id"]]), None))
     action = awaits_action(c, disqualified)
+    if action == "replace" and _registered(db, c):
+        action = "remove"       # already on the register: the path is 剔除 through its own list (issue 20)
     return render_template(
         "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channel_names=CHANNELS,
         event_names=EVENT_NAMES, file_kinds=FILE_KINDS,
@@ -135,6 +138,12 @@ def case(complaint_id):
         assign=assign, due_hint=due_hint, conclude=_conclude_form(db, c), today=clock.today().isoformat(),
         handles=handles(c), can=lambda p: current_user.can(p, g.target_region, g.target_level),
         action=action, next_actors=next_actors(db, c) if action else [])
+
+
+def _registered(db, c: dict) -> bool:
+    """Whether the case's household is a filed household (建档立卡户) of its list's campaign today."""
+    lst = next(db.query("select campaign_id from lists where id = ?", [c["list_id"]]), None)
+    return bool(lst) and status_of(db, lst["campaign_id"], c["household_id"], clock.today()) in ON_REGISTER
 
 
 def _investigators(db, handler_region: str) -> list:

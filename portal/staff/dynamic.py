@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock
 from ..domain import adjustments, register, rules, sampling
 from ..domain.campaigns import get_campaign
+from ..domain.numbers import parse_int
 from ..domain.regions import ancestors, get_region_row
 from ..runtime import get_db, id_key
 from .console import chosen_campaign
@@ -30,6 +31,9 @@ def households(code):
     if campaign is None:
         abort(404)
     form, problem = ProposeAdjustmentForm(), None
+    if not form.is_submitted() and (household := parse_int(request.args.get("household", ""))) is not None:
+        form.kind.data, form.household_id.data = "remove", household      # from an upheld complaint's case page
+        form.complaint_id.data = parse_int(request.args.get("complaint", "")) or ""
     if form.validate_on_submit():
         if not current_user.can("adjustments.propose", code, region["level"]) or region["level"] != "village":
             abort(403)
@@ -40,7 +44,8 @@ def households(code):
             adjustments.propose(db, campaign_id=campaign["id"], household_id=form.household_id.data,
                                 kind=form.kind.data, ground=form.ground.data or "", finding=form.finding.data,
                                 conditions={k: True for k in form.conditions.data or ()}, today=clock.today(),
-                                **_actor())
+                                complaint_id=parse_int(form.complaint_id.data or "") if form.kind.data == "remove"
+                                else None, **_actor())
         except rules.PublishError as error:
             problem = str(error)
         else:
@@ -56,6 +61,7 @@ def households(code):
         "staff/households.html", region=region, crumbs=ancestors(db, code), campaign=campaign, form=form,
         problem=problem, entries=entries, villages=villages, proposals=adjustments.of_region(db, campaign["id"], code),
         counts=register.counts(db, campaign["id"], clock.today(), code), statuses=register.STATUS,
+        rates=register.rates(db, campaign["id"], clock.today(), code),
         adjustment_status=adjustments.STATUS, kinds=adjustments.KINDS,
         previous=get_campaign(db, campaign["previous_id"]) if campaign.get("previous_id") else None,
         agreement_form=AgreementForm(), note_form=StepNoteForm(),

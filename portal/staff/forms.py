@@ -151,6 +151,7 @@ class ProposeAdjustmentForm(FlaskForm):
     conditions = CheckboxesField("退出条件（脱贫退出）", choices=choices(adjustments.EXIT_CONDITIONS.items()),
                                  validators=[Optional()])
     finding = TextAreaField("核查认定的情况", validators=[Length(max=2000, message="不超过 2000 字。")])
+    complaint_id = HiddenField()
 
 
 class StepNoteForm(FlaskForm):
