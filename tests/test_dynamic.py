@@ -415,3 +415,38 @@ def test_an_upheld_complaint_against_a_filed_household_starts_a_removal(app, db,
     resp = clerk.post(f"/staff/r/{A}/households", data={"kind": "remove", "household_id": console["homes"]["张五"],
                                                         "ground": "vehicle", "finding": "x", "complaint_id": str(complaint)})
     assert resp.status_code == 400 and "已经查实的举报" in resp.get_data(as_text=True)
+
+
+def test_an_upheld_objection_takes_a_household_off_an_exit_list(app, db, console):
+    c2, homes = console["c2"], console["homes"]
+    for name in ("张六", "张七"):
+        exit_id = adjustments.propose(db, campaign_id=c2, household_id=homes[name], kind="exit", today=TODAY,
+                                      conditions={k: True for k in adjustments.EXIT_CONDITIONS}, **STAFF)
+        adjustments.verify_exit(db, exit_id, note="核实", **STAFF)
+        adjustments.record_agreement(db, exit_id, agreed=True, on=TODAY, how="signed", note="", today=TODAY, **STAFF)
+    village = _publish(db, c2, A, "exit", TODAY)
+    # Amending it otherwise is refused: no household leaves without its proposal withdrawn.
+    from portal.domain.publishing import amend_list
+    with pytest.raises(PublishError, match="必须先撤回"):
+        amend_list(db, village, household_ids=[homes["张七"]], note="去掉一户", key=ID_KEY, today=None, clock=CLOCK)
+    complaint = db["complaints"].insert({
+        "receipt_hash": "e", "list_id": village, "list_version": 1, "household_id": homes["张六"], "handler_region": A,
+        "ground": "other", "text": "还没脱贫", "filed_at": CLOCK.stamp(), "status": "concluded",
+        "outcome": "upheld", "within_window": 1}).last_pk
+    clerk = _as(app, "clerk")
+    assert "撤下该户并发布新版本" in clerk.get(f"/staff/complaints/{complaint}").get_data(as_text=True)
+    clerk.post(f"/staff/complaints/{complaint}/take-off", data={"note": "异议查实：收入还不稳定"})
+    assert db.execute("select current_version from lists where id = ?", [village]).fetchone()[0] == 2
+    on_list = {r[0] for r in db.execute("select household_id from list_entries where list_id = ? and version = 2",
+                                        [village])}
+    assert on_list == {homes["张七"]}
+    assert next(db.query("select status from adjustments where household_id = ?", [homes["张六"]]))["status"] \
+        == "withdrawn"
+    assert next(db.query("select resolved_household_id from complaints where id = ?", [complaint]))[
+        "resolved_household_id"] == homes["张六"]
+    assert "adjustment.take_off" in {r["action"] for r in db.query("select action from audit_log")}
+    # 张六 stays on the register once the list closes; 张七 exits.
+    _check_all(db, c2, village)                 # round two's exits go village → county
+    _publish(db, c2, COUNTY, "exit", day(7))
+    assert register.status_of(db, c2, homes["张六"], day(40)) == "registered"
+    assert register.status_of(db, c2, homes["张七"], day(40)) == "exited"

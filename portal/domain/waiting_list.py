@@ -54,6 +54,9 @@ def check_amendment(db, lst: dict, before: set[int], entries: list[dict], omitte
     """Refuse a new version that rewrites the list instead of correcting it (rule 8)."""
     after = {e["id"] for e in entries}
     removed, added = before - after, after - before
+    if lst["kind"] in rules.ADJUSTMENT_KINDS:
+        _check_adjustment_amendment(db, lst, removed, added)
+        return
     disqualified = disqualified_in(db, lst["campaign_id"])
     if removed - disqualified.keys():
         raise PublishError("从名单上去掉一户，必须先登记取消资格的理由（举报查实，或经批准的更正）；"
@@ -85,3 +88,15 @@ def check_amendment(db, lst: dict, before: set[int], entries: list[dict], omitte
                 "select head_name from households where id = ?", [a.id])) or "（没有放得进的候补户）"
             raise PublishError("递补必须按票决排名从高到低，依次取放得进空出名额的候补户，"
                                f"这次应为：{names}。")
+
+
+def _check_adjustment_amendment(db, lst: dict, removed: set[int], added: set[int]) -> None:
+    """A removal, exit or re-entry list may only lose households whose proposal was withdrawn on
+    record (an upheld objection); a new proposal waits for the next list of its kind."""
+    if added:
+        raise PublishError(f"{rules.LIST_KINDS[lst['kind']]}名单公示后不能再增加农户。")
+    active = {r["household_id"] for r in db.query(
+        "select household_id from adjustments where campaign_id = ? and kind = ? and status != 'withdrawn'",
+        [lst["campaign_id"], lst["kind"]])}
+    if removed & active:
+        raise PublishError("从名单上去掉一户，必须先撤回它的调整事项并写明理由（例如异议查实）。")

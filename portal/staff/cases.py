@@ -130,6 +130,9 @@ def case(complaint_id):
     action = awaits_action(c, disqualified)
     if action == "replace" and _registered(db, c):
         action = "remove"       # already on the register: the path is 剔除 through its own list (issue 20)
+    if c["outcome"] == "upheld" and c["household_id"] and not c["resolved_household_id"] and next(db.query(
+            "select 1 from lists where id = ? and kind in ('remove', 'exit', 'reenter')", [c["list_id"]]), None):
+        action = "take_off"     # an objection to a removal, exit or re-entry upheld (issue 20)
     return render_template(
         "staff/case.html", c=c, grounds=GROUNDS, status=STATUS, outcomes=OUTCOMES, channel_names=CHANNELS,
         event_names=EVENT_NAMES, file_kinds=FILE_KINDS,

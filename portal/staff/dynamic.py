@@ -7,7 +7,7 @@ from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from .. import clock
-from ..domain import adjustments, register, rules, sampling
+from ..domain import adjustments, corrections, register, rules, sampling
 from ..domain.campaigns import get_campaign
 from ..domain.numbers import parse_int
 from ..domain.regions import ancestors, get_region_row
@@ -185,3 +185,26 @@ def spotcheck_result(list_id, position):
     else:
         flash("请选择抽查结果。", "error")
     return redirect(url_for("staff.spotcheck", list_id=list_id))
+
+
+@staff_route("/complaints/<id:complaint_id>/take-off", permission="complaints.replace", target="complaint",
+             methods=("POST",))
+def take_off(complaint_id):
+    """An upheld objection to a household on a removal, exit or re-entry list: its proposal is withdrawn
+    and the list republished without it (the household keeps its register status)."""
+    db = get_db()
+    c = next(db.query("select * from complaints where id = ?", [complaint_id]))
+    form = StepNoteForm()
+    if not form.validate_on_submit():
+        flash("请写明理由。", "error")
+    elif c["outcome"] != "upheld" or not c["household_id"] or not c["list_id"]:
+        flash("只有查实、并且针对名单上某一户的异议，才能这样处理。", "error")
+    else:
+        try:
+            corrections.take_off(db, list_id=c["list_id"], household_id=c["household_id"], reason=form.note.data,
+                                 complaint_id=complaint_id, today=clock.today(), **_actor())
+        except rules.PublishError as error:
+            flash(str(error), "error")
+        else:
+            flash("已撤回该户的调整事项，并发布了新版本的名单。")
+    return redirect(url_for("staff.case", complaint_id=complaint_id))
