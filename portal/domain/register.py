@@ -119,10 +119,14 @@ def status_of(db, campaign_id: int, household_id: int, today: dt.date) -> str | 
     return entry.status if entry else None
 
 
-def counts(db, campaign_id: int, today: dt.date, region_code: str = "") -> dict[str, dict[str, dict]]:
-    """Per village code: households and persons by status (the public sees these, never the names)."""
+def counts(db, campaign_id: int, today: dt.date, region_code: str = "", entries: dict | None = None
+           ) -> dict[str, dict[str, dict]]:
+    """Per village code: households and persons by status (the public sees these, never the names);
+    ``entries``: the ``register_of`` already read for the same arguments."""
     out: dict[str, dict[str, dict]] = {}
-    for entry in register_of(db, campaign_id, today, region_code).values():
+    if entries is None:
+        entries = register_of(db, campaign_id, today, region_code)
+    for entry in entries.values():
         village = out.setdefault(entry.village_code, {s: {"households": 0, "persons": 0} for s in STATUS})
         village[entry.status]["households"] += 1
         village[entry.status]["persons"] += entry.size
@@ -136,20 +140,21 @@ def public_totals(db, region_code: str, today: dt.date) -> dict | None:
                              [region_code[:6]]), None)
     if campaign is None:
         return None
-    by_village = counts(db, campaign["id"], today, region_code)
+    entries = register_of(db, campaign["id"], today, region_code)       # read once for both figures
+    by_village = counts(db, campaign["id"], today, region_code, entries)
     if not by_village:
         return None
     totals = {s: {"households": sum(v[s]["households"] for v in by_village.values()),
                   "persons": sum(v[s]["persons"] for v in by_village.values())} for s in STATUS}
     return {"campaign": campaign["name"], "totals": totals, "statuses": STATUS,
-            "rates": rates(db, campaign["id"], today, region_code)}
+            "rates": rates(db, campaign["id"], today, region_code, entries)}
 
 
 #: [EXT] thresholds of the county-exit evaluation (DOMAIN §6); none was found for 错评.
 THRESHOLDS = {"wrong_exit": 2.0, "omission": 2.0}
 
 
-def rates(db, campaign_id: int, today: dt.date, region_code: str = "") -> dict:
+def rates(db, campaign_id: int, today: dt.date, region_code: str = "", entries: dict | None = None) -> dict:
     """漏评, 错评 and 错退 in a region (DOMAIN §6, issue 20 item 7), as counts and, where the portal
     holds a denominator, as percentages beside the thresholds:
 
@@ -158,7 +163,8 @@ def rates(db, campaign_id: int, today: dt.date, region_code: str = "") -> dict:
     - 错评: households removed (剔除 closed at its last level), per household ever filed;
     - 错退: households re-filed as 错退 (a closed re-entry list, ground wrong_exit), per household that exited.
     """
-    entries = register_of(db, campaign_id, today, region_code)
+    if entries is None:
+        entries = register_of(db, campaign_id, today, region_code)
     filed = len(entries)
     exited = {e.household_id for e in entries.values() if any(ch.status == "exited" for ch in e.history)}
     reentered = [e.household_id for e in entries.values() if any(ch.kind == "reenter" for ch in e.history)]

@@ -53,15 +53,15 @@ def households(code):
             return redirect(url_for("staff.households", code=code, campaign=campaign["id"]))
     elif form.is_submitted():
         problem = "请检查下面标出的问题。"
-    entries = sorted(register.register_of(db, campaign["id"], clock.today(), code).values(),
-                     key=lambda e: (e.village_code, e.household_id))
+    filed = register.register_of(db, campaign["id"], clock.today(), code)
+    entries = sorted(filed.values(), key=lambda e: (e.village_code, e.household_id))
     villages = {r["code"]: r["name"] for r in db.query("select code, name from regions where code like ?",
                                                         [code + "%"])}
     return render_template(
         "staff/households.html", region=region, crumbs=ancestors(db, code), campaign=campaign, form=form,
         problem=problem, entries=entries, villages=villages, proposals=adjustments.of_region(db, campaign["id"], code),
-        counts=register.counts(db, campaign["id"], clock.today(), code), statuses=register.STATUS,
-        rates=register.rates(db, campaign["id"], clock.today(), code),
+        counts=register.counts(db, campaign["id"], clock.today(), code, filed), statuses=register.STATUS,
+        rates=register.rates(db, campaign["id"], clock.today(), code, filed),
         adjustment_status=adjustments.STATUS, kinds=adjustments.KINDS,
         previous=get_campaign(db, campaign["previous_id"]) if campaign.get("previous_id") else None,
         agreement_form=AgreementForm(), note_form=StepNoteForm(),
