@@ -450,3 +450,36 @@ def test_an_upheld_objection_takes_a_household_off_an_exit_list(app, db, console
     _publish(db, c2, COUNTY, "exit", day(7))
     assert register.status_of(db, c2, homes["张六"], day(40)) == "registered"
     assert register.status_of(db, c2, homes["张七"], day(40)) == "exited"
+
+
+def test_the_signed_exit_form_is_kept_for_staff_only(app, db, console):
+    import io
+
+    from PIL import Image
+    c2, home = console["c2"], console["homes"]["张八"]
+    exit_id = adjustments.propose(db, campaign_id=c2, household_id=home, kind="exit", today=TODAY,
+                                  conditions={k: True for k in adjustments.EXIT_CONDITIONS}, **STAFF)
+    adjustments.verify_exit(db, exit_id, note="核实", **STAFF)
+    image = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 200, 200)).save(image, "JPEG")
+    clerk = _as(app, "clerk")
+    resp = clerk.post(f"/staff/adjustments/{exit_id}/agreement", content_type="multipart/form-data", data={
+        "agreed": "yes", "on": TODAY.isoformat(), "how": "signed", "note": "",
+        "photo": (io.BytesIO(image.getvalue()), "确认书.jpg")})
+    assert resp.status_code == 302
+    row = adjustments.get(db, exit_id)
+    assert row["status"] == "agreed" and row["agreement_file"] and row["agreement_file_type"] == "image/jpeg"
+    assert "签字确认书照片" in clerk.get(f"/staff/r/{A}/households").get_data(as_text=True)
+    download = clerk.get(f"/staff/adjustments/{exit_id}/agreement.photo")
+    assert download.status_code == 200 and download.data[:3] == b"\xff\xd8\xff"
+    assert "attachment" in download.headers["Content-Disposition"]
+    assert app.test_client().get(f"/staff/adjustments/{exit_id}/agreement.photo").status_code == 302   # log in first
+    assert _as(app, "otherclerk").get(f"/staff/adjustments/{exit_id}/agreement.photo").status_code == 403
+    # Not an image: refused with the reason, nothing recorded.
+    second = adjustments.propose(db, campaign_id=c2, household_id=console["homes"]["张九"], kind="exit", today=TODAY,
+                                 conditions={k: True for k in adjustments.EXIT_CONDITIONS}, **STAFF)
+    adjustments.verify_exit(db, second, note="核实", **STAFF)
+    clerk.post(f"/staff/adjustments/{second}/agreement", content_type="multipart/form-data", data={
+        "agreed": "yes", "on": TODAY.isoformat(), "how": "signed", "note": "",
+        "photo": (io.BytesIO(b"<html>not a photo</html>"), "x.jpg")})
+    assert adjustments.get(db, second)["status"] == "verified"

@@ -67,10 +67,17 @@ def _complaint(app, db, list_id, household_id=None, ground="vehicle"):
     return cid, fid
 
 
-def _adjustment(db, household_id, village_code):
-    """An exit proposal of this household (written directly: the access test needs only its region)."""
+def _adjustment(db, household_id, village_code, app=None):
+    """An exit proposal of this household with the photo of its signed form (written directly: the
+    access test needs only its region)."""
     campaign = next(db.query("select campaign_id from households where id = ?", [household_id]))["campaign_id"]
+    name = f"exit-{village_code}.png"
+    if app is not None:
+        folder = Path(app.config["EVIDENCE_DIR"]) / "agreements"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(b"\x89PNG\r\n\x1a\n" + b"0" * 20)
     return db["adjustments"].insert({"campaign_id": campaign, "household_id": household_id, "kind": "exit",
+                                     "agreement_file": name, "agreement_file_type": "image/png",
                                      "village_code": village_code, "proposed_by": "test",
                                      "proposed_at": "2026-11-23T02:00:00+00:00",
                                      "updated_at": "2026-11-23T02:00:00+00:00"}).last_pk
@@ -84,7 +91,7 @@ def targets(app, db, staff):
     # An upheld 漏评 report naming 王明 (not on the list): the one case the 补录 page opens for.
     c_omitted, _ = _complaint(app, db, staff["village_a"], ground="omission")
     db.execute("update complaints set household_id = ? where id = ?", [staff["households"]["王明"], c_omitted])
-    inside = {"adjustment_id": _adjustment(db, staff["households"]["张建国"], "430811100001"),
+    inside = {"adjustment_id": _adjustment(db, staff["households"]["张建国"], "430811100001", app),
               "code": "430811100001", "list_id": staff["village_a"], "complaint_id": c_in, "file_id": f_in,
               "omission_id": c_omitted,
               "household_id": staff["households"]["张建国"], "user_id": staff["near_user"],

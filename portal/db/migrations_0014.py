@@ -124,3 +124,15 @@ def m0015_dynamic_management(db: sqlite_utils.Database) -> None:
         create index spot_check_items_household on spot_check_items(household_id);
         """
     )
+
+
+@migrations(name="0016_agreement_photo")
+def m0016_agreement_photo(db: sqlite_utils.Database) -> None:
+    """The photo of the household's signed exit form (退出确认书), kept beside its agreement."""
+    db.executescript(
+        """
+        alter table adjustments add column agreement_file text;
+        alter table adjustments add column agreement_file_type text;
+        alter table adjustments add column agreement_sha256 text;
+        """
+    )

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from pathlib import Path
 
 from ..db import write_transaction
 from . import audit, register
 from .complaints import GROUNDS, NOT_ABOUT_A_HOUSEHOLD
+from .evidence import store
 from .rules import PublishError
 
 KINDS = {"remove": "剔除", "exit": "脱贫退出", "reenter": "返贫纳入"}
@@ -178,9 +180,12 @@ def verify_exit(db, adjustment_id: int, *, note: str, actor: str, role: str, key
 
 
 def record_agreement(db, adjustment_id: int, *, agreed: bool, on: dt.date, how: str, note: str, today: dt.date,
-                     actor: str, role: str, key: bytes, clock) -> None:
-    """The household's word on its exit (户认可): agreed (with the date and how it was given) or refused
-    (with what the household said); a refused exit does not go on the list unless a reason is recorded."""
+                     actor: str, role: str, key: bytes, clock, photo: tuple[bytes, str, str] | None = None,
+                     folder: Path | None = None) -> None:
+    """The household's word on its exit (户认可): agreed (with the date and how it was given, and the
+    photo of the signed form when there is one: ``photo`` (data, content type, ext) already cleaned by
+    ``evidence.read_upload``, kept in ``folder``) or refused (with what the household said); a refused
+    exit does not go on the list unless a reason is recorded."""
     note = (note or "").strip()
     if on > today:
         raise PublishError("确认日期不能晚于今天。")
@@ -188,10 +193,14 @@ def record_agreement(db, adjustment_id: int, *, agreed: bool, on: dt.date, how: 
         raise PublishError("请选择农户同意的方式。")
     if not agreed and not note:
         raise PublishError("农户不同意退出的，请记下农户的意见。")
+    fields = {"status": "agreed" if agreed else "refused", "agreement_on": on.isoformat(),
+              "agreement_how": how if agreed else None, "agreement_note": note}
+    if photo and agreed:
+        data, content_type, ext = photo
+        stored, digest = store(folder, f"exit-{adjustment_id}", data, ext)
+        fields |= {"agreement_file": stored, "agreement_file_type": content_type, "agreement_sha256": digest}
     _step(db, adjustment_id, expect=("verified",), kind="exit", action="adjustment.agreement", actor=actor, role=role,
-          key=key, clock=clock,
-          fields={"status": "agreed" if agreed else "refused", "agreement_on": on.isoformat(),
-                  "agreement_how": how if agreed else None, "agreement_note": note})
+          key=key, clock=clock, fields=fields)
 
 
 def override_refusal(db, adjustment_id: int, *, reason: str, actor: str, role: str, key: bytes, clock) -> None:

@@ -3,15 +3,16 @@
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_login import current_user
 
 from .. import clock
 from ..domain import adjustments, corrections, register, rules, sampling
 from ..domain.campaigns import get_campaign
+from ..domain.evidence import EvidenceError, read_upload
 from ..domain.numbers import parse_int
 from ..domain.regions import ancestors, get_region_row
-from ..runtime import get_db, id_key
+from ..runtime import evidence_folder, get_db, id_key
 from .console import chosen_campaign
 from .forms import AgreementForm, ProposeAdjustmentForm, SpotResultForm, StepNoteForm
 from .routing import staff_route
@@ -96,9 +97,30 @@ def adjustment_verify(adjustment_id):
              methods=("POST",))
 def adjustment_agreement(adjustment_id):
     form = AgreementForm()
-    return _step_view(adjustment_id, form, lambda db, row: adjustments.record_agreement(
-        db, adjustment_id, agreed=form.agreed.data == "yes", on=form.on.data, how=form.how.data or "",
-        note=form.note.data, today=clock.today(), **_actor()), "已登记农户意见。")
+
+    def record(db, row):
+        photo = None
+        if form.photo.data and getattr(form.photo.data, "filename", ""):
+            try:
+                photo = read_upload(form.photo.data.stream, allow_pdf=False)
+            except EvidenceError as error:
+                raise rules.PublishError(str(error)) from error
+        adjustments.record_agreement(db, adjustment_id, agreed=form.agreed.data == "yes", on=form.on.data,
+                                     how=form.how.data or "", note=form.note.data, today=clock.today(), photo=photo,
+                                     folder=evidence_folder("agreements"), **_actor())
+
+    return _step_view(adjustment_id, form, record, "已登记农户意见。")
+
+
+@staff_route("/adjustments/<id:adjustment_id>/agreement.photo", permission="register.view", target="adjustment")
+def agreement_photo(adjustment_id):
+    """The signed exit form's photo, for staff only, as an attachment."""
+    row = adjustments.get(get_db(), adjustment_id)
+    path = evidence_folder("agreements") / row["agreement_file"] if row["agreement_file"] else None
+    if path is None or not path.is_file():
+        abort(404)
+    return send_file(path, mimetype=row["agreement_file_type"], max_age=0, as_attachment=True,
+                     download_name=f"退出确认书{adjustment_id}.{row['agreement_file'].rsplit('.', 1)[-1]}")
 
 
 @staff_route("/adjustments/<id:adjustment_id>/override", permission="adjustments.override", target="adjustment",

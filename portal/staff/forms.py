@@ -167,6 +167,7 @@ class AgreementForm(FlaskForm):
     how = SelectField("同意的方式", choices=choices([("", "（不同意的不用选）"), *adjustments.AGREEMENT_HOW.items()]),
                       validators=[Optional()])
     note = TextAreaField("农户的意见或补充说明", validators=[Length(max=2000, message="不超过 2000 字。")])
+    photo = FileField("签字确认书照片（可选，JPG 或 PNG）")
 
 
 class SpotResultForm(FlaskForm):

@@ -46,6 +46,7 @@ def _publish(page, base, code, start):
 
 
 def test_an_exit_with_the_households_agreement_runs_the_chain(open_context, shots, tmp_path):
+    from .test_complaint_journey import photo  # (that module imports this one's helper)
     instance = tmp_path / "instance"
     flask_cli(instance, "init-db")
     for username, role, region in (("zhc-clerk", "village_clerk", VILLAGE), ("zh-reviewer", "township_reviewer", TOWNSHIP),
@@ -82,8 +83,10 @@ def test_an_exit_with_the_households_agreement_runs_the_chain(open_context, shot
         clerk.get_by_label("农户意见", exact=True).select_option("yes")
         clerk.get_by_label("确认日期").fill("2026-11-23")
         clerk.get_by_label("同意的方式").select_option("signed")
+        clerk.get_by_label("签字确认书照片（可选，JPG 或 PNG）").set_input_files(str(photo(tmp_path / "确认书.jpg")))
         clerk.get_by_role("button", name="登记农户意见").click()
         assert "已登记农户意见" in clerk.content() and "农户已同意" in clerk.inner_text("main")
+        assert clerk.get_by_role("link", name="签字确认书照片").count() == 1
         clerk.screenshot(path=shots / "dynamic-1-exit-proposed.png", full_page=True)
         village_list = _publish(clerk, base, VILLAGE, "2026-11-23")
 
