@@ -483,3 +483,28 @@ def test_the_signed_exit_form_is_kept_for_staff_only(app, db, console):
         "agreed": "yes", "on": TODAY.isoformat(), "how": "signed", "note": "",
         "photo": (io.BytesIO(b"<html>not a photo</html>"), "x.jpg")})
     assert adjustments.get(db, second)["status"] == "verified"
+
+
+def test_exit_lists_are_in_the_feeds_and_the_search_like_any_list(app, db, round_two):
+    from portal import search
+
+    from .test_search import doc_ids, entry_hits, find
+    c2, home = round_two["c2"], round_two["homes"]["张一"]
+    exit_id = adjustments.propose(db, campaign_id=c2, household_id=home, kind="exit", today=TODAY,
+                                  conditions={k: True for k in adjustments.EXIT_CONDITIONS}, **STAFF)
+    adjustments.verify_exit(db, exit_id, note="核实", **STAFF)
+    adjustments.record_agreement(db, exit_id, agreed=True, on=TODAY, how="statement", note="", today=TODAY, **STAFF)
+    village = _publish(db, c2, A, "exit", TODAY)
+    with app.app_context():
+        search.rebuild()
+    assert doc_ids(find(app, "双星村", kind="exit")) == [f"list:{village}"]
+    assert (village, "张*") in entry_hits(find(app, "张一", kind="exit"))
+    assert f"list:{village}" not in doc_ids(find(app, "双星村", kind="identify"))
+    client = app.test_client()
+    for fmt in ("rss", "atom"):
+        feed = client.get(f"/feeds/{A}.{fmt}").get_data(as_text=True)
+        assert "双星村脱贫退出公示名单（2015年动态调整）" in feed
+    print_view = client.get(f"/lists/{village}/print").get_data(as_text=True)
+    assert "张*" in print_view and "本户同意退出" in print_view and "得票" not in print_view
+    csv = client.get(f"/lists/{village}.csv").get_data(as_text=True)
+    assert "本户同意退出" in csv

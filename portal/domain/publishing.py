@@ -40,8 +40,11 @@ ADJUSTMENT_STEP_NAMES = {"village": "公示", "township": "审核公示", "count
 def default_title(campaign: dict, region: dict, kind: str, step: dict) -> str:
     if kind == "identify":
         return f"{region['name']}{step['name']}名单（{campaign['name']}）"
+    kind_name = rules.LIST_KINDS[kind]
     name = step["name"] if kind in campaign.get("chains", {}) else ADJUSTMENT_STEP_NAMES[region["level"]]
-    return f"{region['name']}{rules.LIST_KINDS[kind]}{name}名单（{campaign['name']}）"
+    # A step named after its kind (退出公示) joins the kind's name without repeating it: 脱贫退出公示.
+    overlap = max((k for k in range(len(name) + 1) if kind_name.endswith(name[:k])), default=0)
+    return f"{region['name']}{kind_name}{name[overlap:]}名单（{campaign['name']}）"
 
 
 def default_body(region: dict) -> str:
