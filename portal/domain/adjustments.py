@@ -218,11 +218,13 @@ def withdraw(db, adjustment_id: int, *, reason: str, actor: str, role: str, key:
     reason = (reason or "").strip()
     if not reason:
         raise PublishError("请写明撤回的理由。")
-    row = get(db, adjustment_id)
-    if row and next(db.query(
-            "select 1 from lists l join list_entries e on e.list_id = l.id and e.version = l.current_version "
-            "where l.campaign_id = ? and l.kind = ? and e.household_id = ?",
-            [row["campaign_id"], row["kind"], row["household_id"]]), None):
-        raise PublishError("这一户已经在公示的名单上，不能直接撤回。")
-    _step(db, adjustment_id, expect=tuple(s for s in STATUS if s != "withdrawn"), kind=None, action="adjustment.withdraw",
-          actor=actor, role=role, key=key, clock=clock, fields={"status": "withdrawn", "withdrawn_reason": reason})
+    with write_transaction(db):     # the check and the step under one lock: no list can come out between
+        row = get(db, adjustment_id)
+        if row and next(db.query(
+                "select 1 from lists l join list_entries e on e.list_id = l.id and e.version = l.current_version "
+                "where l.campaign_id = ? and l.kind = ? and e.household_id = ?",
+                [row["campaign_id"], row["kind"], row["household_id"]]), None):
+            raise PublishError("这一户已经在公示的名单上，不能直接撤回。")
+        _step(db, adjustment_id, expect=tuple(s for s in STATUS if s != "withdrawn"), kind=None,
+              action="adjustment.withdraw", actor=actor, role=role, key=key, clock=clock,
+              fields={"status": "withdrawn", "withdrawn_reason": reason})
