@@ -13,8 +13,9 @@ import sqlite_utils
 from flask import current_app, g
 from flask.cli import with_appcontext
 
-from .db import KEYS_STALE, connect, migrate, write_transaction
-from .domain import keys
+from . import clock
+from .db import KEYS_STALE, LEDGER_STALE, connect, migrate, write_transaction
+from .domain import keys, ledger
 
 
 def get_db() -> sqlite_utils.Database:
@@ -29,15 +30,20 @@ def close_db(exc=None) -> None:
         db.close()
 
 
-def upgrade(db: sqlite_utils.Database) -> list[str]:
+def upgrade(db: sqlite_utils.Database, key: bytes | None = None, portal_clock=None) -> list[str]:
     """Apply pending migrations, then rebuild the search key tables if a migration (now or in a
     run that died before it got here) asked for it: the rebuild and clearing the mark are one
-    transaction."""
+    transaction. With the instance ``key``, a ledger created by a migration is filled from what
+    was published before it (also one transaction with clearing its mark)."""
     applied = migrate(db)
     if next(db.query("select 1 from meta where key = ?", [KEYS_STALE]), None):
         with write_transaction(db):
             keys.rebuild_keys(db)
             db.execute("delete from meta where key = ?", [KEYS_STALE])
+    if key and next(db.query("select 1 from meta where key = ?", [LEDGER_STALE]), None):
+        with write_transaction(db):
+            ledger.backfill(db, key, clock=portal_clock or clock.current())
+            db.execute("delete from meta where key = ?", [LEDGER_STALE])
     return applied
 
 
@@ -63,7 +69,7 @@ def init_app(app) -> None:
     app.cli.add_command(init_db_command)
     db = connect(app.config["DATABASE"])
     try:
-        upgrade(db)
+        upgrade(db, app.config["ID_HASH_KEY"].encode(), app.extensions[clock.EXTENSION])
     finally:
         db.close()
 
@@ -72,7 +78,7 @@ def init_app(app) -> None:
 @with_appcontext
 def init_db_command():
     """Create or upgrade the schema (safe to run any number of times)."""
-    applied = upgrade(get_db())
+    applied = upgrade(get_db(), id_key())
     if applied:
         click.echo("Applied migrations: " + ", ".join(applied))
     else:

@@ -16,8 +16,9 @@ import sqlite_utils
 
 from . import migrations_0001, migrations_0006, migrations_0014  # noqa: F401  (they register the steps, in this order)
 from .migrations import KEYS_STALE, migrations
+from .migrations_0014 import LEDGER_STALE
 
-__all__ = ["KEYS_STALE", "connect", "migrate", "migrations", "write_transaction"]
+__all__ = ["KEYS_STALE", "LEDGER_STALE", "connect", "migrate", "migrations", "write_transaction"]
 
 
 def connect(path: str) -> sqlite_utils.Database:

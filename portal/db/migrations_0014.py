@@ -1,6 +1,6 @@
 """Migrations 0014 onwards: dynamic management (issue 20) — the re-entry list kind, campaigns that
-follow one another, adjustments (剔除, 脱贫退出, 返贫/错退) and spot checks (抽查复核). Append new ones
-at the end of this file."""
+follow one another, adjustments (剔除, 脱贫退出, 返贫/错退) and spot checks (抽查复核); then the public
+ledger and retention marks (issue 21). Append new ones at the end of this file."""
 
 from __future__ import annotations
 
@@ -134,5 +134,46 @@ def m0016_agreement_photo(db: sqlite_utils.Database) -> None:
         alter table adjustments add column agreement_file text;
         alter table adjustments add column agreement_file_type text;
         alter table adjustments add column agreement_sha256 text;
+        """
+    )
+
+
+#: The ``meta`` row that says the ledger must be filled from what was published before it existed
+#: (``runtime.upgrade`` does it with the domain's code, like ``KEYS_STALE``).
+LEDGER_STALE = "ledger_backfill"
+
+
+@migrations(name="0017_public_ledger")
+def m0017_public_ledger(db: sqlite_utils.Database) -> None:
+    """The public ledger (公开账本): an unkeyed hash chain of every public state change, append-only
+    like the audit log. ``content`` is the canonical JSON the entry's hash covers."""
+    db.executescript(
+        f"""
+        create table ledger (
+            seq integer primary key,
+            at text not null,
+            kind text not null,
+            ref text not null,
+            content text not null,
+            prev text not null unique,
+            hash text not null unique
+        );
+        create index ledger_ref on ledger(ref);
+        create trigger ledger_no_update before update on ledger
+            begin select raise(abort, 'ledger is append-only'); end;
+        -- Nor is an entry deleted, except while load-demo --reset empties a demo database.
+        create trigger ledger_no_delete before delete on ledger
+            when not exists (select 1 from meta where key = 'resetting')
+            begin select raise(abort, 'ledger is append-only'); end;
+        create trigger ledger_extend_only before insert on ledger
+            when new.seq != coalesce((select max(seq) from ledger), 0) + 1
+              or new.prev != coalesce((select hash from ledger order by seq desc limit 1), printf('%064d', 0))
+            begin select raise(abort, 'ledger entries must extend the chain'); end;
+
+        -- Retention (issue 21, item 4): when a list's names were withheld from every public surface,
+        -- and when a complaint's reporter details and evidence files were erased.
+        alter table lists add column names_withheld_at text;
+        alter table complaints add column reporter_erased_at text;
+        insert or replace into meta (key, value) values ('{LEDGER_STALE}', '1');
         """
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from ..db import write_transaction
-from . import audit
+from . import audit, ledger
 from .accounts import ROLE_PERMISSIONS, ROLES
 from .complaints import GROUNDS, NOT_ABOUT_A_HOUSEHOLD, OUTCOMES, file_complaint
 from .regions import ancestor_codes
@@ -101,6 +101,7 @@ def conclude(db, complaint_id: int, *, outcome: str, findings: str, public_reply
                      object_id=complaint_id, region_code=case["handler_region"], before={"status": case["status"]},
                      after={"status": "concluded", "outcome": outcome, "public_reply": public_reply,
                             **({"omitted_household": named} if named else {})}, key=key, clock=clock)
+        ledger.record_reply(db, complaint_id, clock=clock)
         return get_case(db, complaint_id)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..db import write_transaction
-from . import audit, keys
+from . import audit, keys, ledger
 
 
 def create_notice(db, *, region_code: str, title: str, body: str, publish_at: str, actor: str, role: str,
@@ -17,6 +17,7 @@ def create_notice(db, *, region_code: str, title: str, body: str, publish_at: st
         audit.record(db, actor=actor, role=role, action="notice.create", object_type="notice", object_id=notice_id,
                      region_code=region_code, after={"title": title, "publish_at": publish_at}, key=key, clock=clock)
         keys.enqueue(db, f"notice:{notice_id}", clock=clock)
+        ledger.record_notice(db, notice_id, clock=clock)
     return notice_id
 
 

@@ -16,7 +16,7 @@ import hashlib
 import json
 
 from ..db import write_transaction
-from . import audit
+from . import audit, ledger
 from .rules import LEVEL_NAMES, PublishError, chain_of
 
 RESULTS = {"true": "属实", "false": "不属实"}
@@ -99,6 +99,7 @@ def draw_check(db, *, campaign: dict, list_id: int, actor: str, role: str, key: 
                      region_code=lst["region_code"],
                      after={"version": lst["current_version"], "seed": seed, "population": len(rows),
                             "percent": percent, "rows": chosen}, key=key, clock=clock)
+        ledger.record_spot_check(db, list_id, "spotcheck.draw", public_summary(db, list_id), clock=clock)
         return check_id
 
 
@@ -126,6 +127,8 @@ def record_result(db, *, check_id: int, position: int, result: str, note: str, a
                      object_id=item["list_id"], region_code=item["region_code"],
                      after={"check_id": check_id, "row_ref": item["row_ref"], "household_id": item["household_id"],
                             "result": result, "note": note}, key=key, clock=clock)
+        ledger.record_spot_check(db, item["list_id"], "spotcheck.result", public_summary(db, item["list_id"]),
+                                 clock=clock)
 
 
 def problems(db, campaign: dict, level: str, lower: list[tuple[str, dict | None]]) -> list[str]:

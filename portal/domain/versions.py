@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 
-from . import keys
+from . import keys, ledger
 
 ENTRY_FIELDS = ("position", "household_id", "village_code", "group_name", "head_name", "size", "causes",
                 "votes", "voters_present", "mark")
@@ -101,3 +101,4 @@ def write_version(db, list_id, version, window, note, entries, marks, key, publi
     )
     db["list_entries"].insert_all(rows)
     keys.record_publication(db, list_id, rows, clock=clock)
+    ledger.record_version(db, list_id, version, key, clock=clock)

@@ -16,6 +16,7 @@ from feedgen.feed import FeedGenerator
 from flask import Blueprint, abort, current_app
 
 from .. import clock
+from ..domain import ledger
 from ..domain.notices import published_notices
 from ..domain.pages import render_markdown
 from ..runtime import get_db
@@ -74,8 +75,31 @@ def list_events(region_code: str | None) -> list[dict]:
                        "when": dt.datetime.fromisoformat(n["publish_at"]), "title": f"公告：{n['title']}",
                        "text": plain_summary(content), "html": content,
                        "url": public_url("notices.notice", notice_id=n["id"])})
+    if region_code is None:
+        events += ledger_heads()
     events.sort(key=lambda e: (e["when"], e["id"]), reverse=True)
     return events[:MAX_ITEMS]
+
+
+#: The site feed carries the ledger's head at the end of each of these many past days (issue 21).
+HEAD_DAYS = 7
+
+
+def ledger_heads() -> list[dict]:
+    """One item per past day: the public ledger's size and last hash at midnight, so that anyone
+    subscribed keeps dated copies to check the ledger against later (``verify.py --head``)."""
+    zone, today = clock.zone(), clock.today()
+    days = [today - dt.timedelta(days=n) for n in range(1, HEAD_DAYS + 1)]
+    url = public_url("ledger.ledger_page")
+    out = []
+    for day, head in ledger.day_heads(get_db(), days, zone):
+        out.append({"id": f"urn:uuid:{uuid.uuid5(GUID_NAMESPACE, f'ledger/{day.isoformat()}')}",
+                    "when": _midnight(day.isoformat(), zone) + dt.timedelta(days=1),
+                    "title": f"公开账本校验值（{day.month}月{day.day}日）",
+                    "text": f"截至 {day.isoformat()} 24 时，公开账本共 {head['size']} 条，末条校验值 {head['hash']}。"
+                            f"核对：python3 verify.py 网站地址 --head {head['size']}:{head['hash']}",
+                    "url": url})
+    return out
 
 
 def feed_html(markdown_text: str) -> str:
