@@ -28,6 +28,11 @@ DEFAULTS = {
     "TIME_ZONE": "Asia/Shanghai",
     # How a household head's name shows on public pages: mask (张*明), surname (张**) or full.
     "NAME_DISPLAY": "mask",
+    # Retention (README, 保存期限): names on a list are withheld from every public surface this many
+    # days after its campaign's county announcement closed; a reporter's name, phone and evidence
+    # files are erased this many days after the case was concluded. ``flask retention`` applies them.
+    "RETENTION_NAMES_DAYS": 180,
+    "RETENTION_REPORTER_DAYS": 180,
     # Household heads' names are Han characters (· between the parts of names like 阿依古丽·买买提);
     # true also accepts Latin letters and single spaces (a county with foreign-born residents).
     "NAME_LATIN": False,
@@ -184,11 +189,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         feeds,
         home,
         inputs,
+        ledger,
         lists,
         notices,
         regions,
         search_page,
         security,
+        stats,
         templating,
     )
 
@@ -196,11 +203,12 @@ def create_app(test_config: dict | None = None) -> Flask:
     security.init_app(app)
     caching.init_app(app)
     templating.init_app(app)
-    for blueprint in (home.bp, regions.bp, lists.bp, complaints.bp, feeds.bp, notices.bp, search_page.bp):
+    for blueprint in (home.bp, regions.bp, lists.bp, ledger.bp, complaints.bp, feeds.bp, notices.bp,
+                      search_page.bp, stats.bp):
         app.register_blueprint(blueprint)
     auth.init_app(app)
     staff.init_app(app)
-    for command in (demo.load_demo_command, commands.verify_log_command, importer.import_command,
+    for command in (demo.load_demo_command, commands.verify_log_command, commands.retention_command, importer.import_command,
                     backup.backup_command, backup.restore_command, export_static.export_static_command,
                     search.reindex_command, search.indexer_command, serving.serve_command):
         app.cli.add_command(command)

@@ -30,6 +30,17 @@ COVERED = {
     "/complaints/received": "test_complaints",
     "/complaints/track/progress": "test_complaints",
     "/search": "test_search",
+    "/stats": "test_stats",
+    "/stats.csv": "test_stats",
+    "/stats.json": "test_stats",
+    "/stats/<code>": "test_stats",
+    "/stats/<code>.csv": "test_stats",
+    "/stats/<code>.json": "test_stats",
+    "/ledger": "test_ledger",
+    "/ledger.json": "test_ledger",
+    "/ledger/head.json": "test_ledger",
+    "/ledger/verify.py": "test_ledger",
+    "/lists.json": "test_ledger",
 }
 
 

@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 
 from .. import clock, search
 from ..db import write_transaction
+from .demo_cases import load_cases
 from ..domain import rules
 from ..domain.campaigns import (
     add_household,
@@ -128,6 +129,7 @@ def load_demo(db, demo_dir: Path, clock, id_key: bytes) -> dict:
         lists = _publish_demo_lists(db, campaign_id, clock, id_key)
         filed = load_last_year(db, last_year, clock, id_key)
         load_this_year(db, campaign_id, filed, clock, id_key)
+        load_cases(db, clock, id_key)
         _demo_notice(db, clock, id_key)
     return {"regions": len(regions), "households": households, "lists": lists}
 
@@ -205,7 +207,7 @@ def clear_all(db, clock) -> None:
     """Delete every row of portal data, children before parents, in one transaction."""
     with write_transaction(db):
         db["meta"].upsert({"key": "resetting", "value": "1"}, pk="key")
-        for table in ("search_names", "search_places", "notices", "spot_check_items", "spot_checks", "adjustments",
+        for table in ("ledger", "search_names", "search_places", "notices", "spot_check_items", "spot_checks", "adjustments",
                       "complaint_files", "complaint_events", "complaints",
                       "board_photos", "disqualifications", "rankings", "list_entries", "list_versions", "lists", "votes", "households", "quotas",
                       "campaigns", "users", "meta"):

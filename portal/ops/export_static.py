@@ -76,12 +76,17 @@ def snapshot_urls(db) -> list[tuple[str, bool]]:
     """Every public URL as ``(url, required)``; a URL not required may be a 404 (a notice not yet
     public, a content file whose name is not a valid slug) and is then left out."""
     urls = [("/", True), ("/robots.txt", True), ("/feeds/all.rss", True), ("/feeds/all.atom", True)]
+    # The figures and the public ledger (issue 21): a snapshot holds the ledger's first page only
+    # (``next`` needs the live portal), its head, the verifier and the list index.
+    urls += [(u, True) for u in ("/stats", "/stats.csv", "/stats.json", "/ledger", "/ledger.json", "/ledger/head.json",
+                                 "/ledger/verify.py", "/lists.json")]
     urls += [(url, True) for url in static_urls()]
     urls += [(f"/pages/{p['slug']}", False) for p in list_pages()]
     for r in db.query("select code, level from regions order by code"):
         urls.append((f"/r/{r['code']}", True))
-        if r["level"] != "group":  # villager groups have no feed of their own
+        if r["level"] != "group":  # villager groups have no feed or figures of their own
             urls += [(f"/feeds/{r['code']}.rss", True), (f"/feeds/{r['code']}.atom", True)]
+            urls += [(f"/stats/{r['code']}{suffix}", True) for suffix in ("", ".csv", ".json")]
     for lst in db.query("select id from lists order by id"):
         urls += [(f"/lists/{lst['id']}{suffix}", True) for suffix in ("", ".csv", ".json", "/print")]
     for v in db.query("select list_id, version from list_versions order by list_id, version"):
@@ -174,7 +179,7 @@ def write_release(app, root: Path, *, live_url: str | None = None, on_file=None)
     client = app.test_client(use_cookies=False)
     base_url = app.config.get("PUBLIC_URL") or live_url or "http://localhost"
     files, links = [], {}
-    counts = {"pages": 0, "regions": 0, "lists": 0, "list_versions": 0, "notices": 0, "feeds": 0, "static": 0}
+    counts = {"pages": 0, "regions": 0, "lists": 0, "list_versions": 0, "notices": 0, "feeds": 0, "static": 0, "stats": 0, "ledger": 0}
 
     def write(url: str, rel: str, body: bytes) -> None:
         target = root / rel
@@ -227,7 +232,7 @@ def _kind_of(url: str) -> str | None:
     if parts[0] == "lists" and len(parts) == 3 and parts[2][1:].isdigit():
         return "list_versions"
     return {"pages": "pages", "r": "regions", "notices": "notices", "feeds": "feeds", "static": "static",
-            "assets": "static"}.get(parts[0])
+            "assets": "static", "stats": "stats", "ledger": "ledger"}.get(parts[0])
 
 
 # --- Swapping releases -------------------------------------------------------------------------

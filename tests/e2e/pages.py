@@ -17,6 +17,10 @@ HTML_PAGES = {
     "complaints.track": ["/complaints/track"],
     "complaints.received": ["/complaints/received"],        # without a fresh filing: 回执已不再显示
     "notices.notice": ["/notices/1"],
+    # Issue 21: the figures (the whole site, the county, a township, a village) and the public ledger.
+    "stats.site_page": ["/stats"],
+    "stats.region_page": ["/stats/430811", "/stats/430811100", "/stats/430811100001"],
+    "ledger.ledger_page": ["/ledger"],
     "search.search_page": ["/search", "/search?q=zjg", "/search?q=lwb", "/search?q=%E7%B4%A2%E6%BA%AA%E5%B3%AA&state=open",
                            "/search?q=zhang&page=2", "/search?q=%28", "/search?q=" + "x" * 201],
 }
@@ -34,5 +38,13 @@ DATA_ROUTES = {
     "feeds.feed": "RSS/Atom, checked strictly in tests/test_feeds.py",
     "static": "static files, weighed with each page",
     "complaints.add_info": "POST only: the status page it answers is checked in test_complaint_journey",
+    "stats.site_csv": "figures as CSV: tests/test_stats.py (matches the page)",
+    "stats.site_json": "figures as JSON: tests/test_stats.py",
+    "stats.region_csv": "figures as CSV: tests/test_stats.py (matches the page)",
+    "stats.region_json": "figures as JSON: tests/test_stats.py",
+    "ledger.ledger_json": "the ledger, paged: tests/test_ledger.py (verify.py reads it)",
+    "ledger.head_json": "the ledger's head: tests/test_ledger.py",
+    "ledger.verifier": "verify.py itself: tests/test_ledger.py",
+    "ledger.lists_index": "every list with its 校验码: tests/test_ledger.py (verify.py walks it)",
     "complaints.progress": "the status page again after 补充情况 (session only; else a redirect): test_complaints",
 }
