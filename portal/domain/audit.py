@@ -78,6 +78,7 @@ ACTION_NAMES = {
     "list.publish": "发布公示名单",
     "notice.create": "发布公告",
     "quota.split": "下达或分解规模指标",
+    "retention.run": "按保存期限隐去姓名、删除举报人信息",
     "user.create": "新建账号",
     "user.deactivate": "停用账号",
     "user.password": "修改密码",
@@ -86,7 +87,8 @@ ACTION_NAMES = {
     "import.regions": "导入行政区划",
 }
 OBJECT_NAMES = {"campaign": "批次", "complaint": "举报", "household": "农户", "list": "名单", "notice": "公告",
-                "region": "区划", "user": "账号", "import": "导入文件"}
+                "region": "区划", "user": "账号", "import": "导入文件",
+                "retention": "保存期限"}
 
 
 def action_name(action: str) -> str:

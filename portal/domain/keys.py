@@ -23,6 +23,15 @@ def record_publication(db, list_id: int, entries: list[dict], *, clock) -> None:
     enqueue(db, f"list:{list_id}", clock=clock)
 
 
+def forget_withheld_names(db) -> None:
+    """Drop the name keys of households that are only on lists whose names retention has withheld,
+    so that searching a name no longer finds them (issue 21, item 4)."""
+    db.execute("""delete from search_names where household_id not in (
+                    select e.household_id from list_entries e
+                    join lists l on l.id = e.list_id and e.version = l.current_version
+                    where l.names_withheld_at is null)""")
+
+
 def record_region(db, code: str, name: str) -> None:
     db.conn.executemany("insert or ignore into search_places (key, code) values (?, ?)",
                         [(key, code) for key in pinyin.place_keys(name)])
@@ -39,7 +48,8 @@ def rebuild_keys(db) -> tuple[int, int]:
             record_region(db, r["code"], r["name"])
         db.execute("create temp table scratch_names (key text, household_id integer)")
         entries = db.execute("""select distinct e.household_id, e.head_name from list_entries e
-                                join lists l on l.id = e.list_id and e.version = l.current_version""")
+                                join lists l on l.id = e.list_id and e.version = l.current_version
+                                where l.names_withheld_at is null""")
         db.conn.executemany("insert into scratch_names values (?, ?)",
                             ((key, hid) for hid, name in entries for key in pinyin.name_keys(name)))
         db.execute("insert or ignore into search_names select key, household_id from scratch_names "

@@ -13,7 +13,9 @@ import re
 
 from . import rules
 
-NAME_POLICIES = ("mask", "surname", "full")
+NAME_POLICIES = ("mask", "surname", "full", "withheld")
+#: What a name becomes once retention has withheld it (issue 21, item 4).
+WITHHELD_NAME = "（已隐去）"
 
 # Two-character compound surnames, so that 欧阳*明 keeps the whole surname.
 COMPOUND_SURNAMES = frozenset(
@@ -36,6 +38,8 @@ def mask_name(name: str, policy: str = "mask") -> str:
         return name
     if policy not in NAME_POLICIES:
         raise ValueError(f"unknown name policy {policy!r}")
+    if policy == "withheld":
+        return WITHHELD_NAME
     n = _surname_length(name)
     surname, rest = name[:n], name[n:]
     if not rest:

@@ -107,7 +107,8 @@ def _target_from_request(db):
                               "and row_ref = ?", [lst["id"], lst["current_version"], entry_ref]), None)
         if entry is None:
             abort(409 if version is not None and version != lst["current_version"] else 404)
-        entry["masked"] = mask_name(entry["head_name"], current_app.config["NAME_DISPLAY"])
+        entry["masked"] = mask_name(entry["head_name"],
+                                    "withheld" if lst["names_withheld_at"] else current_app.config["NAME_DISPLAY"])
     return lst, entry
 
 

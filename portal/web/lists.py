@@ -24,12 +24,12 @@ from flask import (
 from markupsafe import Markup
 
 from .. import clock
-from ..domain import rules, sampling, spreadsheet
+from ..domain import ledger, rules, sampling, spreadsheet
 from ..domain.campaigns import get_quota
 from ..domain.complaints import list_complaint_counts, public_replies
 from ..domain.privacy import mask_name, public_causes
 from ..domain.regions import ancestor_codes, ancestors
-from ..runtime import get_db
+from ..runtime import get_db, id_key
 
 bp = Blueprint("lists", __name__)
 
@@ -45,7 +45,7 @@ def not_for_search_engines(response):
 
 _LIST_SELECT = """
     select l.id, l.title, l.level, l.kind, l.region_code, l.campaign_id, l.approving_body,
-           l.current_version, r.name as region_name, c.name as campaign_name, p.name as parent_name,
+           l.current_version, l.names_withheld_at, r.name as region_name, c.name as campaign_name, p.name as parent_name,
            c.scope as campaign_scope, c.income_line,
            v.version, v.window_start, v.window_end, v.change_note, v.published_at, v.content_hash,
            v.rows_from, v.rows_until,
@@ -232,6 +232,9 @@ def entries_of(list_id: int, version: int, name_policy: str, village: str | None
             # this list took off shows why (never the ground itself: that is for staff).
             "mark": (REMOVED_BY_CORRECTION if r["ground"].startswith("更正") else REMOVED_BY_REPORT) if r["removed"]
             else "、".join(filter(None, [r["mark"], DISQUALIFIED_ABOVE if r["disqualified_on"] else ""])),
+            # The mark as published in this version (what the public ledger hashes; ``mark`` adds
+            # what happened since).
+            "recorded_mark": r["mark"],
             # Its own window when added by an amendment (递补、补录); None: the list's window.
             "window": {"start": r["window_start"], "end": r["window_end"]} if r["window_end"] and not r["removed"] else None,
         }
@@ -267,6 +270,8 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
     db = get_db()
     quota = get_quota(db, lst["campaign_id"], lst["region_code"])
     policy = name_policy or current_app.config["NAME_DISPLAY"]
+    if lst["names_withheld_at"] and policy != "full":
+        policy = "withheld"         # retention has run on this list (issue 21, item 4)
     large = by_village and lst["level"] != "village" and lst["households"] > LARGE_LIST
     villages = villages_of(list_id, lst["version"]) if lst["level"] != "village" else []
     chosen = request.args.get("village") if large else None
@@ -287,6 +292,9 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
         "quota": quota["persons"] if quota and lst["kind"] in ("identify", "replace") else None,
         "show_village": lst["level"] != "village",
         "masked": policy != "full",
+        "name_policy": policy,
+        "ledger_entry": ledger.entry_for(db, f"/lists/{list_id}/v{lst['version']}"),
+        "ledger_head": ledger.head(db),
         "causes_note": "" if exact_causes else rules.PUBLIC_CAUSES_NOTE,
         "ranking_rule": rules.RANKING_RULE_TEXT,
         "scope_rule": rules.Scope.of({"scope": json.loads(lst["campaign_scope"]), "income_line": lst["income_line"]}).text()
@@ -395,6 +403,14 @@ def list_json(list_id, version=None):
         "change_note": lst["change_note"],
         # The whole 校验码 (pages print its first 16 digits): the seed of a spot check is made from it.
         "content_hash": lst["content_hash"],
+        # What the public ledger recorded of this version, and the salt of its name commitments
+        # while the names are public (verify.py checks both; see portal/domain/ledger.py).
+        "ledger": {"seq": ctx["ledger_entry"]["seq"], "hash": ctx["ledger_entry"]["hash"]} if ctx["ledger_entry"] else None,
+        "names": {"policy": ctx["name_policy"],
+                  "salt": ledger.names_salt(id_key(), lst["id"], lst["version"])
+                  if ctx["name_policy"] in ledger.NAME_FORMS else None},
+        "replies": [{"id": r["id"], "ground": r["ground"], "outcome": r["outcome"], "reply": r["public_reply"],
+                     "concluded_at": r["concluded_at"]} for r in ctx["replies"]],
         "entries": ctx["entries"],
     }
     return current_app.response_class(json.dumps(body, ensure_ascii=False, indent=1), mimetype="application/json")
