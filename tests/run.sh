@@ -12,6 +12,7 @@ command -v java >/dev/null || need+=(default-jre-headless)
 command -v npm >/dev/null || need+=(npm)
 fc-list ':lang=zh' 2>/dev/null | grep -q . || need+=(fonts-noto-cjk)
 command -v faketime >/dev/null || need+=(faketime)      # for tests/faketime.sh (CI's runs on other dates)
+command -v redis-server >/dev/null || need+=(redis-server)   # limits shared across workers (test_redis_limits)
 if [ ${#need[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "Installing with apt-get: ${need[*]}"
