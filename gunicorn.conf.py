@@ -1,11 +1,23 @@
 """Gunicorn settings for the portal: `gunicorn wsgi:app` (run from the repository folder) reads this file.
 
-Every value can be overridden on the command line or with GUNICORN_CMD_ARGS. Put a buffering
-reverse proxy (nginx) in front in production: phones on slow links then never tie up a worker.
+Every value can be overridden on the command line or with GUNICORN_CMD_ARGS. Slow or stalled
+clients (phones on 2G, or someone holding connections open on purpose) must not starve the workers:
+the workers are gevent's (a connection waiting on its socket costs a greenlet, not a worker), a
+request body must arrive within PORTAL_BODY_TIMEOUT seconds (else 408), and in production a
+buffering reverse proxy (nginx, README) sits in front as well.
 """
 
-import multiprocessing
 import os
+
+WORKER_CLASS = os.environ.get("PORTAL_WORKER_CLASS", "gevent")
+if WORKER_CLASS == "gevent":
+    # Patched here, before the app is preloaded, so that every lock and socket the app makes is
+    # gevent's (a lock taken around a Redis call must let other greenlets run).
+    from gevent import monkey
+
+    monkey.patch_all()
+
+import multiprocessing  # after the patch, on purpose
 import subprocess
 import sys
 import threading
@@ -14,8 +26,9 @@ import time
 bind = os.environ.get("PORTAL_BIND", "127.0.0.1:8000")
 # Requests are short and CPU-bound (SQLite reads, templates): about one worker per core, plus one.
 workers = int(os.environ.get("PORTAL_WORKERS", multiprocessing.cpu_count() + 1))
-worker_class = "sync"
-timeout = 30                  # a request taking longer than this is a bug: the worker is restarted
+worker_class = WORKER_CLASS
+worker_connections = 1000     # connections a gevent worker holds at once (waiting ones cost little)
+timeout = 30                  # a worker silent this long is restarted (sync: a request taking this long)
 graceful_timeout = 20
 keepalive = 5
 max_requests = 5000           # recycle workers now and then (bounded memory), staggered
@@ -58,3 +71,11 @@ def on_exit(server):
     if _indexer["proc"] is not None:
         _indexer["proc"].terminate()
         _indexer["proc"].wait(timeout=10)
+
+
+def post_worker_init(worker):
+    """Give each request body a deadline: a client that announces a body and stalls gets a 408
+    instead of holding its greenlet (or, with sync workers, the whole worker) as long as it likes."""
+    from portal.ops.serving import BodyDeadline
+
+    worker.wsgi = BodyDeadline(worker.wsgi, float(os.environ.get("PORTAL_BODY_TIMEOUT", "20")))
