@@ -30,12 +30,21 @@ def redis_url(tmp_path):
     if server is None:
         pytest.fail("redis-server is not installed: `bash tests/run.sh` installs it (Debian package redis-server)")
     port = free_port()
+    # Redis keeps its own time: under tests/faketime.sh it runs without libfaketime (which it dislikes).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LD_PRELOAD", "FAKETIME", "DYLD_"))}
     proc = subprocess.Popen([server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             "--dir", str(tmp_path)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     import redis
 
     client = redis.Redis(port=port)
-    assert wait_for(client.ping, 20), "redis-server did not start"
+
+    def answers() -> bool:
+        try:
+            return client.ping()
+        except redis.ConnectionError:
+            return False
+
+    assert wait_for(answers, 20), "redis-server did not start"
     yield f"redis://127.0.0.1:{port}", client
     proc.terminate()
     proc.wait(timeout=10)
