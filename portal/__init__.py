@@ -33,6 +33,12 @@ DEFAULTS = {
     # files are erased this many days after the case was concluded. ``flask retention`` applies them.
     "RETENTION_NAMES_DAYS": 180,
     "RETENTION_REPORTER_DAYS": 180,
+    # A read-only replica (README, Replicas): serves the public pages from a copy kept current by
+    # ``flask replica`` and sends staff, reports and search to the primary at PRIMARY_URL.
+    "READ_ONLY": False,
+    "PRIMARY_URL": None,
+    # The Litestream binary (``flask replicate``/``replica``); None: beside Python, or on the PATH.
+    "LITESTREAM": None,
     # Household heads' names are Han characters (· between the parts of names like 阿依古丽·买买提);
     # true also accepts Latin letters and single spaces (a county with foreign-born residents).
     "NAME_LATIN": False,
@@ -181,7 +187,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.url_map.converters["id"] = RowIdConverter
 
     from . import importer, runtime, search, staff
-    from .ops import backup, commands, demo, export_static, serving
+    from .ops import backup, commands, demo, export_static, replica, serving
     from .staff import auth
     from .web import (
         caching,
@@ -213,12 +219,13 @@ def create_app(test_config: dict | None = None) -> Flask:
                     search.reindex_command, search.indexer_command, serving.serve_command):
         app.cli.add_command(command)
 
+    replica.init_app(app)
     inputs.init_app(app)     # after CSRF and the limiter: its check runs before theirs
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)
 
-    if app.config["LOAD_DEMO"]:
+    if app.config["LOAD_DEMO"] and not app.config.get("READ_ONLY"):
         with app.app_context():
             demo.load_demo_if_empty(runtime.get_db())
     return app

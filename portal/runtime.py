@@ -20,7 +20,7 @@ from .domain import keys, ledger
 
 def get_db() -> sqlite_utils.Database:
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"])
+        g.db = connect(current_app.config["DATABASE"], read_only=bool(current_app.config.get("READ_ONLY")))
     return g.db
 
 
@@ -67,6 +67,8 @@ def content_dir() -> Path:
 def init_app(app) -> None:
     app.teardown_appcontext(close_db)
     app.cli.add_command(init_db_command)
+    if app.config.get("READ_ONLY"):
+        return          # a replica: its database is a restored copy of the primary's, never migrated here
     db = connect(app.config["DATABASE"])
     try:
         upgrade(db, app.config["ID_HASH_KEY"].encode(), app.extensions[clock.EXTENSION])

