@@ -53,7 +53,7 @@ def entry_hash(entry: dict) -> str:
 
 
 def fetch_json(base: str, path: str):
-    url = base.rstrip("/") + path
+    url = path if path.startswith(("http://", "https://")) else base.rstrip("/") + path
     request = urllib.request.Request(url, headers={"Accept": "application/json", "User-Agent": "gongshi-verify/1"})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
@@ -69,7 +69,7 @@ def download_ledger(base: str) -> list[dict]:
     while path:
         page = fetch_json(base, path)
         entries += page["entries"]
-        path = page.get("next")
+        path = page.get("next")          # an absolute URL (or a path below BASE_URL)
     return entries
 
 
@@ -107,11 +107,15 @@ def check_version(body: dict, entry: dict | None) -> None:
     where = f"名单 {body['id']} 第 {body['version']} 版"
     if entry is None:
         raise Mismatch(f"{where}不在账本里（发布时没有记账，或被换过）")
+    if entry["kind"] != ("list.publish" if body["version"] == 1 else "list.amend"):
+        raise Mismatch(f"{where}在账本第 {entry['seq']} 条里记成了“{entry['kind']}”")
+    if body.get("ledger") != {"seq": entry["seq"], "hash": entry["hash"]}:
+        raise Mismatch(f"{where}说它记在账本第 {(body.get('ledger') or {}).get('seq')} 条，账本里是第 {entry['seq']} 条")
     c = entry["content"]
     shown = {"list": body["id"], "version": body["version"], "title": body["title"], "region": body["region"]["code"],
              "level": body["level"], "kind": body["kind"], "approving_body": body["approving_body"],
-             "window": [body["window"]["start"], body["window"]["end"]], "note": body["change_note"],
-             "content_hash": body["content_hash"]}
+             "window": [body["window"]["start"], body["window"]["end"]],
+             "note_sha256": sha256_text(body["change_note"] or ""), "content_hash": body["content_hash"]}
     for key, value in shown.items():
         if c.get(key) != value:
             raise Mismatch(f"{where}的 {key} 和账本第 {entry['seq']} 条记的不一样")
@@ -128,6 +132,19 @@ def check_version(body: dict, entry: dict | None) -> None:
         commitment = sha256_text(f"names|{names['salt']}|" + canonical([e["name"] for e in rows]))
         if commitment != (c.get("names") or {}).get(names["policy"]):
             raise Mismatch(f"{where}显示的户主姓名和账本第 {entry['seq']} 条记的不一样")
+
+
+def index_once(entries: list[dict], kinds: tuple[str, ...], key) -> dict:
+    """Entries of these kinds by ``key``; a second entry for the same version or complaint is itself
+    a sign of rewriting (an honest site records each once)."""
+    out = {}
+    for e in entries:
+        if e["kind"] in kinds:
+            k = key(e)
+            if k in out:
+                raise Mismatch(f"账本第 {out[k]['seq']} 条和第 {e['seq']} 条记的是同一件事（{k}）：后一条是补改")
+            out[k] = e
+    return out
 
 
 def check_replies(body: dict, replies: dict[int, dict]) -> None:
@@ -148,8 +165,9 @@ def verify(base: str, head: str | None = None, all_versions: bool = False, out=s
     if head:
         check_head(entries, head)
         print(f"打印的账本（{head}）是现在账本的开头，没有被改写。", file=out)
-    versions = {e["ref"]: e for e in entries if e["kind"] in ("list.publish", "list.amend")}
-    replies = {e["content"]["complaint"]: e for e in entries if e["kind"] == "complaint.reply"}
+    versions = index_once(entries, ("list.publish", "list.amend"), lambda e: e["ref"])
+    replies = index_once(entries, ("complaint.reply",), lambda e: e["content"]["complaint"])
+    shown_replies: set[int] = set()
     latest: dict[int, int] = {}
     for e in versions.values():
         latest[e["content"]["list"]] = max(latest.get(e["content"]["list"], 0), e["content"]["version"])
@@ -168,7 +186,12 @@ def verify(base: str, head: str | None = None, all_versions: bool = False, out=s
             check_version(body, versions.get(f"/lists/{list_id}/v{version}"))
             if version == item["version"]:
                 check_replies(body, replies)
+                shown_replies |= {r["id"] for r in body.get("replies", [])}
             checked += 1
+    for complaint, entry in sorted(replies.items()):
+        if complaint not in shown_replies:
+            raise Mismatch(f"账本第 {entry['seq']} 条记着名单 {entry['content']['list']} 上第 {complaint} 件举报的答复，"
+                           "名单上却没有了")
     print(f"{len(on_site)} 份名单的 {checked} 个版本和账本记的一致。", file=out)
     print("核对通过。", file=out)
 

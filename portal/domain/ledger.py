@@ -100,10 +100,12 @@ def first_break(db) -> int | None:
 
 # --- What each kind of change puts in the ledger ----------------------------------------------
 
-def names_salt(key: bytes, list_id: int, version: int) -> str:
-    """The salt of a version's name commitments, derived from the instance key (so it needs no
-    storage and is unguessable); the list's JSON shows it while the names are public."""
-    return hmac.new(key + b"|ledger-names", f"{list_id}:{version}".encode(), hashlib.sha256).hexdigest()[:32]
+def names_salt(key: bytes, list_id: int, version: int, form: str) -> str:
+    """The salt of a version's commitment to its names in one masked ``form``, derived from the
+    instance key (so it needs no storage and is unguessable). The list's JSON shows the salt of the
+    form the page shows, and only while names are public: the commitment to a more revealing form
+    (张*明 when the page shows 张**) can then never be tested by guessing."""
+    return hmac.new(key + b"|ledger-names", f"{list_id}:{version}:{form}".encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def names_commitment(salt: str, names: list[str]) -> str:
@@ -126,14 +128,15 @@ def version_content(db, list_id: int, version: int, key: bytes) -> dict:
     v = next(db.query("select * from list_versions where list_id = ? and version = ?", [list_id, version]))
     entries = list(db.query("select * from list_entries where list_id = ? and version = ? order by position",
                             [list_id, version]))
-    salt = names_salt(key, list_id, version)
     return {
         "list": list_id, "version": version, "title": lst["title"], "region": lst["region_code"],
         "level": lst["level"], "kind": lst["kind"], "approving_body": lst["approving_body"],
-        "window": [v["window_start"], v["window_end"]], "note": v["change_note"],
+        # The note is staff's free text: its hash, so that a name written there is not kept for good.
+        "window": [v["window_start"], v["window_end"]], "note_sha256": sha256_text(v["change_note"] or ""),
         "content_hash": v["content_hash"], "count": len(entries),
         "rows": rows_digest([public_row(e) for e in entries]),
-        "names": {form: names_commitment(salt, [mask_name(e["head_name"], form) for e in entries])
+        "names": {form: names_commitment(names_salt(key, list_id, version, form),
+                                         [mask_name(e["head_name"], form) for e in entries])
                   for form in NAME_FORMS},
     }
 
@@ -154,8 +157,12 @@ def record_reply(db, complaint_id: int, *, clock) -> dict | None:
                    "reply_sha256": sha256_text(c["public_reply"] or "")}, clock=clock)
 
 
-def record_spot_check(db, list_id: int, kind: str, summary: dict, *, clock) -> dict:
-    """A draw or a result: the public summary of the list's spot check (counts, never who)."""
+def record_spot_check(db, list_id: int, kind: str, summary: dict, *, clock) -> dict | None:
+    """A draw, or the results once every sampled household is checked: the public summary of the
+    list's spot check (counts, never who). Results are not recorded one by one: with the draw
+    reproducible from its seed, a count that grew by one at a known time would say whose result it was."""
+    if kind == "spotcheck.result" and not summary["complete"]:
+        return None
     fields = ("version", "level_name", "percent", "population", "size", "seed", "done", "wrong")
     return append(db, kind, f"/lists/{list_id}#spot-check",
                   {"list": list_id, **{k: summary[k] for k in fields}}, clock=clock)

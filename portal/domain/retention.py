@@ -72,25 +72,38 @@ def run(db, *, names_days: int, reporter_days: int, evidence_dir: Path, dry_run:
         files = list(db.query(f"select id, stored_name from complaint_files where complaint_id in ({marks})",
                               report.complaints)) if report.complaints else []
         report.files = [f["stored_name"] for f in files]
-        if dry_run or not (report.lists or report.complaints):
-            return report
-        stamp = clock.stamp()
-        for list_id in report.lists:
-            db.execute("update lists set names_withheld_at = ? where id = ?", [stamp, list_id])
-            keys.enqueue(db, f"list:{list_id}", clock=clock)
-        keys.forget_withheld_names(db)
-        for complaint_id in report.complaints:
-            db.execute("update complaints set reporter_name = null, reporter_phone = null, reporter_erased_at = ? "
-                       "where id = ?", [stamp, complaint_id])
-        if files:
-            db.execute(f"delete from complaint_files where complaint_id in ({marks})", report.complaints)
-        audit.record(db, actor="retention", role="cli", action="retention.run", object_type="retention", object_id=stamp,
-                     after={"names_days": names_days, "reporter_days": reporter_days, "lists": report.lists,
-                            "complaints": report.complaints, "files": len(files)}, key=key, clock=clock)
-    for name in report.files:
-        path = evidence_dir / name
-        if path.is_file():
-            path.unlink()
-        else:
+        if not dry_run and (report.lists or report.complaints):
+            _apply(db, report, files, marks, names_days, reporter_days, key=key, clock=clock)
+    if dry_run:
+        return report
+    # The files after the commit; and any left by an earlier run that died or failed to delete
+    # them (an erased complaint has no file rows, so any file named for it is a leftover).
+    erased = {str(r["id"]) for r in db.query("select id from complaints where reporter_erased_at is not null")}
+    leftovers = sorted(p.name for p in evidence_dir.glob("*-*") if p.name.split("-", 1)[0] in erased) \
+        if evidence_dir.is_dir() else []
+    for name in dict.fromkeys(report.files + leftovers):
+        try:
+            (evidence_dir / name).unlink()
+            if name not in report.files:
+                report.files.append(name)
+        except FileNotFoundError:
             report.missing_files.append(name)
+        except OSError as error:            # kept for the next run, which finds it again
+            report.missing_files.append(f"{name} ({error.strerror})")
     return report
+
+
+def _apply(db, report: Report, files: list, marks: str, names_days: int, reporter_days: int, *, key: bytes, clock) -> None:
+    stamp = clock.stamp()
+    for list_id in report.lists:
+        db.execute("update lists set names_withheld_at = ? where id = ?", [stamp, list_id])
+        keys.enqueue(db, f"list:{list_id}", clock=clock)
+    keys.forget_withheld_names(db)
+    for complaint_id in report.complaints:
+        db.execute("update complaints set reporter_name = null, reporter_phone = null, reporter_erased_at = ? "
+                   "where id = ?", [stamp, complaint_id])
+    if files:
+        db.execute(f"delete from complaint_files where complaint_id in ({marks})", report.complaints)
+    audit.record(db, actor="retention", role="cli", action="retention.run", object_type="retention", object_id=stamp,
+                 after={"names_days": names_days, "reporter_days": reporter_days, "lists": report.lists,
+                        "complaints": report.complaints, "files": len(files)}, key=key, clock=clock)

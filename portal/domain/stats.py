@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import statistics
 
 from . import register, rules
 
@@ -27,7 +28,8 @@ FIGURES = (
     ("days_p90", "办结用时 90% 分位", "天"),
     ("replacements", "依次递补", "户"),
     ("omissions", "漏评补录", "户"),
-    ("sampled", "抽查户数", "户"),
+    # A household checked by the township and again by the county counts twice.
+    ("sampled", "抽查户次", "户次"),
     ("sample_wrong", "抽查发现不属实", "户"),
     ("omission", "漏评（查实）", "户"),
     ("wrong_inclusion", "错评（剔除）", "户"),
@@ -56,7 +58,9 @@ def _complaints(db, campaign_id: int, code: str, today: str) -> dict:
         """select c.status, c.outcome, c.due_on, c.filed_at, c.concluded_at,
                   julianday(c.concluded_at) - julianday(c.filed_at) as took
            from complaints c left join lists l on l.id = c.list_id
-           where coalesce(l.region_code, c.handler_region) like ? and (l.campaign_id = ? or c.list_id is null)""",
+           where coalesce((select h.village_code from households h where h.id = c.household_id), l.region_code,
+                          c.handler_region) like ?
+             and (l.campaign_id = ? or c.list_id is null)""",
         [code + "%", campaign_id]))
     took = [r["took"] for r in rows if r["status"] == "concluded" and r["took"] is not None]
 
@@ -67,7 +71,7 @@ def _complaints(db, campaign_id: int, code: str, today: str) -> dict:
             **{o: sum(r["outcome"] == o for r in rows) for o in ("upheld", "partly", "dismissed")},
             "open": sum(r["status"] != "concluded" for r in rows),
             "overdue": sum(r["status"] != "concluded" and bool(r["due_on"]) and r["due_on"] < today for r in rows),
-            "days_median": days(nearest_rank(took, 0.5)), "days_p90": days(nearest_rank(took, 0.9))}
+            "days_median": days(statistics.median(took)) if took else None, "days_p90": days(nearest_rank(took, 0.9))}
 
 
 def _lists(db, campaign_id: int, code: str, today: dt.date) -> dict[str, dict[str, int]]:

@@ -124,7 +124,6 @@ def _entries(db, households: list[int], filters: dict) -> list[dict]:
     state_sql, state_params = _state_days(filters.get("state"), clock.today())
     rows = db.query(f"""
         select e.list_id, e.position, coalesce(e.row_ref, e.position) as row_ref, e.head_name, e.village_code,
-               l.names_withheld_at,
                e.group_name, l.title, l.level, l.kind,
                l.region_code, v.window_start, v.window_end, r.name as village_name
         from json_each(?) h
@@ -132,7 +131,7 @@ def _entries(db, households: list[int], filters: dict) -> list[dict]:
         join lists l on l.id = e.list_id and e.version = l.current_version
         join list_versions v on v.list_id = l.id and v.version = l.current_version
         join regions r on r.code = e.village_code
-        where (? = '' or l.level = ?) and (? = '' or l.kind = ?)
+        where l.names_withheld_at is null and (? = '' or l.level = ?) and (? = '' or l.kind = ?)
           and (? = '' or e.village_code like ? || '%') and {state_sql}
         order by e.village_code, case l.level when 'village' then 0 when 'township' then 1 else 2 end, l.id, e.position
         """, [json.dumps(households), filters.get("level") or "", filters.get("level") or "",
@@ -140,8 +139,7 @@ def _entries(db, households: list[int], filters: dict) -> list[dict]:
               filters.get("region") or "", *state_params])
     policy = current_app.config["NAME_DISPLAY"]
     return [{"type": "entry", "list_id": r["list_id"], "position": r["row_ref"],
-             "name": mask_name(r["head_name"], "withheld" if r["names_withheld_at"] else policy),
-             "village": r["village_name"],
+             "name": mask_name(r["head_name"], policy), "village": r["village_name"],
              "village_code": r["village_code"], "group": r["group_name"], "title": r["title"],
              "level": r["level"],
              "window": rules.Window(dt.date.fromisoformat(r["window_start"]), dt.date.fromisoformat(r["window_end"]))}

@@ -47,7 +47,7 @@ def ledger_json():
                      "keys sorted, separators (',', ':'), UTF-8 unescaped)",
         "head": head,
         "entries": entries,
-        "next": url_for("ledger.ledger_json", after=last, limit=limit) if last < head["size"] else None,
+        "next": url_for("ledger.ledger_json", after=last, limit=limit, _external=True) if last < head["size"] else None,
     })
 
 

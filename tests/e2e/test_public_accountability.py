@@ -30,7 +30,7 @@ def test_journalist_reads_the_figures_and_verifies_the_ledger(live_server, open_
         page.get_by_role("link", name="CSV（表格软件可以打开）").click()
     rows = list(csv.reader(io.StringIO(open(info.value.path(), encoding="utf-8").read().lstrip("\ufeff"))))
     names = {h: k for k, h in (("complaints", "收到举报"), ("quota", "规模指标"), ("days_median", "办结用时中位数"),
-                                ("sampled", "抽查户数"), ("replacements", "依次递补"))}
+                                ("sampled", "抽查户次"), ("replacements", "依次递补"))}
     checked = 0
     for code, _, figure, value, _ in rows[1:]:
         if figure in names:
