@@ -36,6 +36,8 @@ DEFAULTS = {
     # A read-only replica (README, Replicas): serves the public pages from a copy kept current by
     # ``flask replica`` and sends staff, reports and search to the primary at PRIMARY_URL.
     "READ_ONLY": False,
+    # Rendered public pages kept per worker process (0: none); see caching.cached_page.
+    "PAGE_CACHE_SIZE": 512,
     "PRIMARY_URL": None,
     # The Litestream binary (``flask replicate``/``replica``); None: beside Python, or on the PATH.
     "LITESTREAM": None,

@@ -177,3 +177,30 @@ def m0017_public_ledger(db: sqlite_utils.Database) -> None:
         insert or replace into meta (key, value) values ('{LEDGER_STALE}', '1');
         """
     )
+
+
+#: Tables whose rows no public page reads (or that change with every search or login); every other
+#: table bumps ``page_generation`` on each insert, update and delete.
+UNCOUNTED_TABLES = frozenset({"meta", "_sqlite_migrations", "sqlite_sequence", "search_outbox", "audit_log", "users",
+                              "page_generation"})
+
+
+def count_changes_of(db: sqlite_utils.Database, table: str) -> None:
+    """Make every write to ``table`` bump the page generation (call it for each new table)."""
+    for op in ("insert", "update", "delete"):
+        db.execute(f"create trigger if not exists page_generation_{op}_{table} after {op} on {table} "
+                   "begin update page_generation set n = n + 1; end")
+
+
+@migrations(name="0018_page_generation")
+def m0018_page_generation(db: sqlite_utils.Database) -> None:
+    """A number that changes with every committed write a public page could show (issue 22, item 1):
+    rendered pages are cached under it, so a cached page is stale by construction never. It has a
+    table of its own, so ``load-demo --reset`` (which empties ``meta``) cannot lose it."""
+    db.executescript("""
+        create table page_generation (id integer primary key check (id = 1), n integer not null);
+        insert into page_generation (id, n) values (1, 0);
+    """)
+    for (table,) in db.execute("select name from sqlite_master where type = 'table'").fetchall():
+        if table not in UNCOUNTED_TABLES:
+            count_changes_of(db, table)

@@ -4,18 +4,26 @@ console, and content-hashed static file names that may be cached for a year."""
 
 from __future__ import annotations
 
+import collections
+import functools
 import hashlib
+import threading
 from pathlib import Path
 
 from flask import (
     Blueprint,
     abort,
     current_app,
+    make_response,
     redirect,
     request,
     send_from_directory,
+    session,
     url_for,
 )
+
+from .. import clock
+from ..runtime import get_db
 
 bp = Blueprint("assets", __name__)
 
@@ -72,7 +80,74 @@ def cache_headers(response):
     return response
 
 
+# --- Rendered pages, cached under the page generation -------------------------------------------
+
+class PageCache:
+    """The last ``size`` rendered responses of this process (body, status, headers), least recently
+    used first out."""
+
+    def __init__(self, size: int):
+        self.size, self.items, self.lock = size, collections.OrderedDict(), threading.Lock()
+        self.hits = self.misses = 0
+
+    def get(self, key):
+        with self.lock:
+            found = self.items.get(key)
+            if found is None:
+                self.misses += 1
+                return None
+            self.items.move_to_end(key)
+            self.hits += 1
+            return found
+
+    def clear(self) -> None:
+        """Forget every page (a test that patches the code: in production new code is a new process)."""
+        with self.lock:
+            self.items.clear()
+
+    def put(self, key, value) -> None:
+        with self.lock:
+            self.items[key] = value
+            self.items.move_to_end(key)
+            while len(self.items) > self.size:
+                self.items.popitem(last=False)
+
+
+def page_key() -> tuple:
+    """Everything a cacheable public page depends on besides its URL: the page generation (changed by
+    a trigger on every write a public page could show, ``migrations_0014.m0018``), the calendar day
+    (windows, "N days left"), how many notices have reached their time (scheduled ones appear without
+    a write), and the host (absolute URLs in QR codes and feeds when PUBLIC_URL is unset)."""
+    db = get_db()
+    now = clock.current()
+    generation = db.execute("select n from page_generation").fetchone()[0]
+    notices = db.execute("select count(*) from notices where publish_at <= ?", [now.local_stamp()]).fetchone()[0]
+    return generation, now.today().isoformat(), notices, request.host_url
+
+
+def cached_page(view):
+    """Serve a public GET view from the page cache when nothing it shows can have changed; render it
+    (and keep it) otherwise. Pages with a flashed message are never cached."""
+    @functools.wraps(view)
+    def wrapper(*args, **kwargs):
+        cache = current_app.extensions.get("page_cache")
+        if cache is None or request.method != "GET" or session.get("_flashes"):
+            return view(*args, **kwargs)
+        key = (request.endpoint, request.full_path, *page_key())
+        found = cache.get(key)
+        if found is not None:
+            body, status, headers = found
+            return current_app.response_class(body, status=status, headers=headers)
+        response = make_response(view(*args, **kwargs))
+        if response.status_code == 200 and not response.is_streamed and not response.direct_passthrough:
+            cache.put(key, (response.get_data(), response.status_code, list(response.headers)))
+        return response
+    return wrapper
+
+
 def init_app(app) -> None:
+    if app.config.get("PAGE_CACHE_SIZE"):
+        app.extensions["page_cache"] = PageCache(int(app.config["PAGE_CACHE_SIZE"]))
     app.register_blueprint(bp)
     # Registered after Flask-Compress, so it runs before it: the ETag is taken over the plain body
     # and Flask-Compress marks it per encoding (…:gzip) and answers If-None-Match for those.

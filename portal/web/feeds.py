@@ -20,6 +20,7 @@ from ..domain import ledger
 from ..domain.notices import published_notices
 from ..domain.pages import render_markdown
 from ..runtime import get_db
+from .caching import cached_page
 from .lists import public_url
 from .regions import get_region
 
@@ -149,6 +150,7 @@ def build_feed(region: dict | None, fmt: str) -> str:
 
 
 @bp.get("/feeds/<code>.<any(rss, atom):fmt>")
+@cached_page
 def feed(code, fmt):
     region = None if code == "all" else get_region(code)
     if region is not None and region["level"] == "group":

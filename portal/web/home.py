@@ -12,6 +12,7 @@ from .. import clock
 from ..domain import pages
 from ..domain.notices import published_notices
 from ..runtime import content_dir, get_db
+from .caching import cached_page
 from .lists import closed_since, closing_soon, open_beyond, opening_by
 
 bp = Blueprint("home", __name__)
@@ -35,6 +36,7 @@ def home_sections(today: dt.date) -> dict[str, list[dict]]:
 
 
 @bp.get("/")
+@cached_page
 def index():
     counties = list(get_db().query("select code, name from regions where level = 'county' order by code"))
     return render_template("home.html", sections=home_sections(clock.today()), counties=counties,

@@ -30,6 +30,7 @@ from ..domain.complaints import list_complaint_counts, public_replies
 from ..domain.privacy import mask_name, public_causes
 from ..domain.regions import ancestor_codes, ancestors
 from ..runtime import get_db, id_key
+from .caching import cached_page
 
 bp = Blueprint("lists", __name__)
 
@@ -270,8 +271,8 @@ def list_context(list_id: int, version: int | None = None, *, name_policy: str |
     db = get_db()
     quota = get_quota(db, lst["campaign_id"], lst["region_code"])
     policy = name_policy or current_app.config["NAME_DISPLAY"]
-    if lst["names_withheld_at"] and policy != "full":
-        policy = "withheld"         # retention has run on this list (issue 21, item 4)
+    if lst["names_withheld_at"] and name_policy is None:
+        policy = "withheld"         # retention has run on this list (issue 21, item 4); staff's board print keeps them
     large = by_village and lst["level"] != "village" and lst["households"] > LARGE_LIST
     villages = villages_of(list_id, lst["version"]) if lst["level"] != "village" else []
     chosen = request.args.get("village") if large else None
@@ -317,11 +318,13 @@ def public_url(endpoint: str, **values) -> str:
 
 
 @bp.get("/lists/<id:list_id>")
+@cached_page
 def list_page(list_id):
     return render_template("lists/list.html", report_links=True, **list_context(list_id, by_village=True))
 
 
 @bp.get("/lists/<id:list_id>/v<id:version>")
+@cached_page
 def list_version(list_id, version):
     ctx = list_context(list_id, version, by_village=True)
     return render_template("lists/list.html", report_links=ctx["lst"]["version"] == ctx["lst"]["current_version"], **ctx)
@@ -329,6 +332,7 @@ def list_version(list_id, version):
 
 @bp.get("/lists/<id:list_id>/print")
 @bp.get("/lists/<id:list_id>/v<id:version>/print")
+@cached_page
 def print_view(list_id, version=None):
     ctx = list_context(list_id, version)
     return render_template("lists/print.html", qr_svg=qr_svg(ctx["version_url"]), **ctx)
@@ -346,6 +350,7 @@ CSV_HEADER = ["序号", "村", "村民小组", "户主", "家庭人口", "致贫
 
 @bp.get("/lists/<id:list_id>.csv")
 @bp.get("/lists/<id:list_id>/v<id:version>.csv")
+@cached_page
 def list_csv(list_id, version=None):
     ctx = list_context(list_id, version)
     out = io.StringIO()
@@ -371,6 +376,7 @@ def download_disposition(lst: dict, ext: str) -> str:
 
 @bp.get("/lists/<id:list_id>.json")
 @bp.get("/lists/<id:list_id>/v<id:version>.json")
+@cached_page
 def list_json(list_id, version=None):
     ctx = list_context(list_id, version)
     lst = ctx["lst"]
@@ -407,7 +413,7 @@ def list_json(list_id, version=None):
         # while the names are public (verify.py checks both; see portal/domain/ledger.py).
         "ledger": {"seq": ctx["ledger_entry"]["seq"], "hash": ctx["ledger_entry"]["hash"]} if ctx["ledger_entry"] else None,
         "names": {"policy": ctx["name_policy"],
-                  "salt": ledger.names_salt(id_key(), lst["id"], lst["version"])
+                  "salt": ledger.names_salt(id_key(), lst["id"], lst["version"], ctx["name_policy"])
                   if ctx["name_policy"] in ledger.NAME_FORMS else None},
         "replies": [{"id": r["id"], "ground": r["ground"], "outcome": r["outcome"], "reply": r["public_reply"],
                      "concluded_at": r["concluded_at"]} for r in ctx["replies"]],

@@ -14,6 +14,7 @@ from ..domain.regions import (
 )
 from ..domain.register import public_totals
 from ..runtime import get_db
+from .caching import cached_page
 from .lists import lists_above, lists_of_region
 
 bp = Blueprint("regions", __name__)
@@ -30,6 +31,7 @@ def get_region(code: str) -> dict:
 
 
 @bp.get("/r/<code>")
+@cached_page
 def region_page(code):
     region = get_region(code)
     db = get_db()

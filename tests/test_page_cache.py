@@ -1,0 +1,92 @@
+"""Rendered public pages are cached per process under the page generation (issue 22, item 1): a
+cached page is never stale — after each kind of change a page shows, what is served equals a fresh
+rendering — and a repeated request is answered from the cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from portal import create_app
+from portal.db import connect
+from portal.db.migrations_0014 import UNCOUNTED_TABLES
+from portal.domain.clock import Clock
+from portal.domain.complaints import file_complaint
+from portal.domain.notices import create_notice
+
+from .conftest import NOW, set_now
+
+URLS = ["/", "/lists/8", "/lists/8.json", "/lists/8.csv", "/lists/8/print", "/lists/1/v1", "/r/430811",
+        "/r/430811200001", "/feeds/all.atom", "/feeds/430811.rss"]
+
+
+@pytest.fixture
+def demo(tmp_path):
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "LOAD_DEMO": True, "NOW": NOW, "TESTING": True})
+    db = connect(app.config["DATABASE"])
+    yield app, db
+    db.close()
+
+
+def fresh(app, url: str) -> bytes:
+    """The page rendered now, past the cache."""
+    cache = app.extensions.pop("page_cache")
+    try:
+        return app.test_client().get(url).data
+    finally:
+        app.extensions["page_cache"] = cache
+
+
+def assert_current(app, step: str) -> None:
+    client = app.test_client()
+    for url in URLS:
+        assert client.get(url).data == fresh(app, url), f"{url} is stale after {step}"
+
+
+def test_a_repeated_request_is_served_from_the_cache(demo):
+    app, _ = demo
+    cache, client = app.extensions["page_cache"], app.test_client()
+    first = client.get("/lists/8")
+    hits = cache.hits
+    second = client.get("/lists/8")
+    assert cache.hits == hits + 1 and second.data == first.data and second.headers["ETag"] == first.headers["ETag"]
+    assert second.headers["X-Robots-Tag"] == "noindex, nofollow"           # after-request work still done
+    assert client.get("/lists/8?village=x").data == fresh(app, "/lists/8?village=x")
+
+
+def test_no_change_a_page_shows_leaves_it_stale(demo):
+    app, db = demo
+    key, clock = app.config["ID_HASH_KEY"].encode(), Clock("Asia/Shanghai", NOW)
+    assert_current(app, "nothing")
+    assert_current(app, "nothing, from the cache")
+    file_complaint(db, list_id=8, household_id=None, region_code=None, ground="other", text="（测试）名单看不清。",
+                   about_committee=False, anonymous=True, name="", phone="", files=[], key=key, clock=clock)
+    assert_current(app, "a report filed (the list's counts)")
+    db.execute("update regions set name = '新名村' where code = '430811200001'")
+    db.conn.commit()
+    assert_current(app, "a region renamed by hand in SQL")
+    db.execute("update quotas set persons = persons + 1 where region_code = '430811'")
+    db.conn.commit()
+    assert_current(app, "a quota changed")
+    at = dt.datetime.fromisoformat(NOW) + dt.timedelta(hours=1)
+    create_notice(db, region_code="430811", title="测试公告", body="正文", publish_at=at.isoformat(), actor="t",
+                  role="cli", key=key, clock=clock)
+    assert_current(app, "a notice scheduled for later")
+    set_now(app, (at + dt.timedelta(minutes=1)).isoformat())
+    assert b"\xe6\xb5\x8b\xe8\xaf\x95\xe5\x85\xac\xe5\x91\x8a" in app.test_client().get("/").data    # 测试公告, at its time
+    assert_current(app, "the notice's time came")
+    set_now(app, "2026-11-30T10:00:00+08:00")
+    assert_current(app, "a week went by (window states, days left)")
+    app.config["RETENTION_NAMES_DAYS"] = 0
+    assert app.test_cli_runner().invoke(args=["retention"]).exit_code == 0
+    assert_current(app, "retention")
+
+
+def test_every_table_a_page_could_read_counts_its_writes(demo):
+    _, db = demo
+    tables = {r[0] for r in db.execute("select name from sqlite_master where type = 'table'")} - UNCOUNTED_TABLES
+    triggers = {r[0] for r in db.execute("select name from sqlite_master where type = 'trigger'")}
+    missing = [f"{op} on {t}" for t in sorted(tables) for op in ("insert", "update", "delete")
+               if f"page_generation_{op}_{t}" not in triggers]
+    assert missing == [], "a new table needs migrations_0014.count_changes_of(db, table)"
