@@ -112,15 +112,22 @@ def _quota(db, campaign_id: int, code: str) -> tuple[int | None, int]:
     return (quota["persons"] if quota else None), used
 
 
-def figures_of(db, region: dict, today: dt.date) -> dict | None:
-    """One region's row: its figures for its county's newest campaign, or None before any campaign."""
+def figures_of(db, region: dict, today: dt.date, registers: dict | None = None) -> dict | None:
+    """One region's row: its figures for its county's newest campaign, or None before any campaign.
+    ``registers``: the register of each campaign already read for a region above (campaign id ->
+    ``register_of``), so that a page of many rows reads each register once."""
     campaign = campaign_of(db, region["code"])
     if campaign is None:
         return None
     code = region["code"]
+    entries = None
+    if registers is not None:
+        if campaign["id"] not in registers:
+            registers[campaign["id"]] = register.register_of(db, campaign["id"], today, campaign["county_code"])
+        entries = {k: e for k, e in registers[campaign["id"]].items() if e.village_code.startswith(code)}
     lists = _lists(db, campaign["id"], code, today)
     quota, used = _quota(db, campaign["id"], code)
-    rates = register.rates(db, campaign["id"], today, code)
+    rates = register.rates(db, campaign["id"], today, code, entries)
     values = {"quota": quota, "used": used,
               "lists": sum(sum(s.values()) for s in lists.values()),
               "lists_open": sum(s[rules.OPEN] for s in lists.values()),
@@ -143,8 +150,9 @@ def region_figures(db, region: dict | None, today: dt.date, as_of: str) -> dict:
         children = list(db.query("select * from regions where parent_code = ? order by code", [region["code"]]))
     else:
         children = []
-    own = figures_of(db, region, today) if region else None
-    rows = [r for r in (figures_of(db, c, today) for c in children) if r]
+    registers: dict = {}
+    own = figures_of(db, region, today, registers) if region else None
+    rows = [r for r in (figures_of(db, c, today, registers) for c in children) if r]
     total = own or _sum(rows)
     return {"as_of": as_of, "region": region, "own": total, "rows": rows,
             "figures": [{"key": k, "name": n, "unit": u} for k, n, u in FIGURES],

@@ -26,8 +26,9 @@ def _json(body, status: int = 200):
 @bp.get("/ledger")
 def ledger_page():
     db = get_db()
-    return render_template("ledger.html", head=ledger.head(db), kinds=ledger.KIND_NAMES,
-                           recent=list(reversed(ledger.page(db, max(ledger.head(db)["size"] - 10, 0), 10))))
+    head = ledger.head(db)
+    return render_template("ledger.html", head=head, kinds=ledger.KIND_NAMES,
+                           recent=list(reversed(ledger.page(db, max(head["size"] - 10, 0), 10))))
 
 
 @bp.get("/ledger.json")
