@@ -36,7 +36,7 @@ DEFAULTS = {
     # A read-only replica (README, Replicas): serves the public pages from a copy kept current by
     # ``flask replica`` and sends staff, reports and search to the primary at PRIMARY_URL.
     "READ_ONLY": False,
-    # Rendered public pages kept per worker process (0: none); see caching.cached_page.
+    # Rendered public pages kept per worker process (0: none); see caching.FrontCache.
     "PAGE_CACHE_SIZE": 512,
     "PRIMARY_URL": None,
     # The Litestream binary (``flask replicate``/``replica``); None: beside Python, or on the PATH.
@@ -223,6 +223,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     replica.init_app(app)
     inputs.init_app(app)     # after CSRF and the limiter: its check runs before theirs
+    caching.init_front(app)  # last: the outermost middleware
 
     for code in (400, 403, 404, 405, 409, 413, 500):
         app.register_error_handler(code, _error_page)

@@ -4,6 +4,7 @@ rendering — and a repeated request is answered from the cache."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -90,3 +91,84 @@ def test_every_table_a_page_could_read_counts_its_writes(demo):
     missing = [f"{op} on {t}" for t in sorted(tables) for op in ("insert", "update", "delete")
                if f"page_generation_{op}_{t}" not in triggers]
     assert missing == [], "a new table needs migrations_0014.count_changes_of(db, table)"
+
+
+def test_the_check_fails_when_the_key_leaves_something_out(demo, monkeypatch):
+    """The staleness check above is not vacuous: drop the page generation from the key and a
+    changed region name is served stale."""
+    from portal.web import caching
+
+    app, db = demo
+    real = caching.page_state
+    monkeypatch.setattr(caching, "page_state", lambda db_, clock_: real(db_, clock_)[1:])
+    assert_current(app, "nothing")
+    db.execute("update regions set name = '新名村' where code = '430811200001'")
+    db.conn.commit()
+    with pytest.raises(AssertionError, match="stale after a rename"):
+        assert_current(app, "a rename")
+
+
+def test_a_hit_is_answered_before_flask(demo, monkeypatch):
+    """The second request for a page never reaches Flask: not its view, not its hooks."""
+    app, _ = demo
+    client = app.test_client()
+    first = client.get("/lists/8", headers={"Accept-Encoding": "gzip"})
+    assert first.headers["Content-Encoding"] == "gzip"
+
+    def broken(*args, **kwargs):
+        raise AssertionError("Flask was asked")
+
+    monkeypatch.setattr(app, "full_dispatch_request", broken)
+    again = client.get("/lists/8", headers={"Accept-Encoding": "gzip"})
+    assert again.status_code == 200 and again.data == first.data
+    assert dict(again.headers) == dict(first.headers)          # CSP, ETag, X-Robots-Tag, Vary …
+    with pytest.raises(AssertionError, match="Flask was asked"):  # another encoding: another key
+        client.get("/lists/8")
+    with pytest.raises(AssertionError, match="Flask was asked"):  # another host
+        client.get("/lists/8", headers={"Accept-Encoding": "gzip"}, base_url="http://127.0.0.1")
+
+
+def test_what_depends_on_the_visitor_always_goes_to_flask(demo):
+    """A session cookie (a flashed message, a staff member) and conditional requests are answered by
+    Flask every time; a response that sets a cookie is never kept."""
+    app, _ = demo
+    cache, client = app.extensions["page_cache"], app.test_client()
+    etag = client.get("/lists/8").headers["ETag"]
+    hits = cache.hits
+    assert client.get("/lists/8", headers={"If-None-Match": etag}).status_code == 304
+    with client.session_transaction() as session:
+        session["_flashes"] = [("message", "已保存。")]
+    assert "已保存。" in client.get("/lists/8").get_data(as_text=True)
+    assert "已保存。" not in client.get("/lists/8").get_data(as_text=True)   # shown once
+    assert cache.hits == hits
+    form = app.test_client().get("/complaints/new?list=8")                  # sets the CSRF session
+    assert "Set-Cookie" in form.headers and app.test_client().get("/complaints/new?list=8").status_code == 200
+    assert cache.hits == hits
+
+
+def test_a_replaced_database_file_is_read_again(demo, tmp_path):
+    """A replica swaps a restored copy in with os.replace: the cache's connection follows the new
+    file, even when the copy's page generation happens to be the same."""
+    import shutil
+
+    from portal.db import connect as open_db
+
+    app, db = demo
+    client = app.test_client()
+    assert "鲁家坪村" not in client.get("/r/430811200001").get_data(as_text=True)
+    copy = tmp_path / "copy.db"
+    db.execute("vacuum into ?", [str(copy)])
+    other = open_db(str(copy))
+    other.execute("update regions set name = '鲁家坪村' where code = '430811200001'")
+    other.execute("update page_generation set n = (select n from page_generation) - 1")
+    other.conn.commit()
+    other.execute("pragma journal_mode = delete")
+    other.close()
+    shutil.copy(copy, tmp_path / "incoming.db")
+    import os
+
+    os.replace(tmp_path / "incoming.db", app.config["DATABASE"])
+    for suffix in ("-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(app.config["DATABASE"] + suffix)
+    assert "鲁家坪村" in client.get("/r/430811200001").get_data(as_text=True)

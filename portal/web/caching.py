@@ -7,6 +7,8 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
+import os
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -14,16 +16,14 @@ from flask import (
     Blueprint,
     abort,
     current_app,
-    make_response,
     redirect,
     request,
     send_from_directory,
-    session,
     url_for,
 )
 
 from .. import clock
-from ..runtime import get_db
+from ..db import connect
 
 bp = Blueprint("assets", __name__)
 
@@ -83,8 +83,7 @@ def cache_headers(response):
 # --- Rendered pages, cached under the page generation -------------------------------------------
 
 class PageCache:
-    """The last ``size`` rendered responses of this process (body, status, headers), least recently
-    used first out."""
+    """The last ``size`` responses of this process, least recently used first out."""
 
     def __init__(self, size: int):
         self.size, self.items, self.lock = size, collections.OrderedDict(), threading.Lock()
@@ -113,36 +112,110 @@ class PageCache:
                 self.items.popitem(last=False)
 
 
-def page_key() -> tuple:
-    """Everything a cacheable public page depends on besides its URL: the page generation (changed by
-    a trigger on every write a public page could show, ``migrations_0014.m0018``), the calendar day
-    (windows, "N days left"), how many notices have reached their time (scheduled ones appear without
-    a write), and the host (absolute URLs in QR codes and feeds when PUBLIC_URL is unset)."""
-    db = get_db()
-    now = clock.current()
-    generation = db.execute("select n from page_generation").fetchone()[0]
-    notices = db.execute("select count(*) from notices where publish_at <= ?", [now.local_stamp()]).fetchone()[0]
-    return generation, now.today().isoformat(), notices, request.host_url
+CACHEABLE = "portal.page_cacheable"
 
 
 def cached_page(view):
-    """Serve a public GET view from the page cache when nothing it shows can have changed; render it
-    (and keep it) otherwise. Pages with a flashed message are never cached."""
+    """Mark a public GET view's response as one the page cache (``FrontCache``) may keep: it depends
+    only on the request line, the host, the accepted encodings and ``page_state``."""
     @functools.wraps(view)
     def wrapper(*args, **kwargs):
-        cache = current_app.extensions.get("page_cache")
-        if cache is None or request.method != "GET" or session.get("_flashes"):
-            return view(*args, **kwargs)
-        key = (request.endpoint, request.full_path, *page_key())
+        request.environ[CACHEABLE] = True
+        return view(*args, **kwargs)
+    return wrapper
+
+
+def page_state(db, portal_clock) -> tuple:
+    """Everything a cacheable public page depends on besides the request: the page generation
+    (changed by a trigger on every write a public page could show, ``migrations_0014.m0018``), the
+    calendar day (windows, "N days left") and how many notices have reached their time (scheduled
+    ones appear without a write)."""
+    now = portal_clock.now()
+    generation = db.execute("select n from page_generation").fetchone()[0]
+    notices = db.execute("select count(*) from notices where publish_at <= ?",
+                         [now.isoformat(timespec="seconds")]).fetchone()[0]
+    return generation, now.date().isoformat(), notices
+
+
+#: Request headers that make the answer differ from the stored 200 (conditional or partial requests:
+#: Flask answers those itself, from the same rendering).
+_CONDITIONAL = ("HTTP_IF_NONE_MATCH", "HTTP_IF_MODIFIED_SINCE", "HTTP_IF_MATCH", "HTTP_IF_UNMODIFIED_SINCE",
+                "HTTP_RANGE", "HTTP_IF_RANGE")
+#: What of the request goes into the key as it arrives, before any middleware: the path, query,
+#: scheme and host (and the proxy headers that may rewrite them), and the accepted encodings.
+_KEYED = ("SCRIPT_NAME", "PATH_INFO", "QUERY_STRING", "wsgi.url_scheme", "HTTP_HOST", "SERVER_NAME",
+          "SERVER_PORT", "HTTP_X_FORWARDED_HOST", "HTTP_X_FORWARDED_PROTO", "HTTP_X_FORWARDED_PORT",
+          "HTTP_X_FORWARDED_PREFIX", "HTTP_ACCEPT_ENCODING")
+
+
+class FrontCache:
+    """WSGI middleware outside the whole app (issue 22, item 1): a GET without a session cookie whose
+    request, as it arrived, was answered with a cacheable 200 (``cached_page``, no cookie set) under
+    the same ``page_state`` gets the same status, headers and (compressed) body again, without Flask.
+
+    Correct by construction: the key holds every input such a page reads — the request fields of
+    ``_KEYED`` and ``page_state`` — and the state is read *before* the page is rendered, so a write
+    during rendering can only make the kept page newer than its key, never older. Requests with a
+    session cookie (flashed messages, staff) and conditional ones go to Flask every time.
+
+    ``page_state`` is read on one connection per process, reopened when the database file is
+    replaced (a replica swaps in a restored copy) or its path changes; the file's identity is in the
+    key as well."""
+
+    def __init__(self, wsgi_app, flask_app):
+        self.wsgi_app, self.flask_app = wsgi_app, flask_app
+        self.cookie = flask_app.config.get("SESSION_COOKIE_NAME") or "session"
+        self.lock = threading.Lock()
+        self.db = self.opened = None
+
+    def _state(self) -> tuple:
+        config = self.flask_app.config
+        path = config["DATABASE"]
+        with self.lock:
+            stat = os.stat(path)
+            opened = (path, stat.st_ino, stat.st_dev)
+            if self.db is None or self.opened != opened:
+                if self.db is not None:
+                    self.db.close()
+                self.db = connect(path, read_only=bool(config.get("READ_ONLY")))
+                self.opened = opened
+            # The file's identity too: a replica's restored copy may come from a primary that was
+            # itself restored, where the same generation number may mean other rows.
+            return (*opened, *page_state(self.db, self.flask_app.extensions[clock.EXTENSION]))
+
+    def __call__(self, environ, start_response):
+        cache = self.flask_app.extensions.get("page_cache")
+        cookie = environ.get("HTTP_COOKIE", "")
+        if (cache is None or environ.get("REQUEST_METHOD") != "GET" or self.cookie in cookie
+                or any(h in environ for h in _CONDITIONAL)):
+            return self.wsgi_app(environ, start_response)
+        try:
+            key = (*(environ.get(h) for h in _KEYED), *self._state())
+        except (OSError, sqlite3.Error):
+            return self.wsgi_app(environ, start_response)   # no database yet: Flask shows the error page
         found = cache.get(key)
         if found is not None:
-            body, status, headers = found
-            return current_app.response_class(body, status=status, headers=headers)
-        response = make_response(view(*args, **kwargs))
-        if response.status_code == 200 and not response.is_streamed and not response.direct_passthrough:
-            cache.put(key, (response.get_data(), response.status_code, list(response.headers)))
-        return response
-    return wrapper
+            status, headers, body = found
+            start_response(status, list(headers))
+            return [body]
+        seen = {}
+
+        def remember(status, headers, exc_info=None):
+            seen.update(status=status, headers=headers)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        result = self.wsgi_app(environ, remember)
+        headers = seen.get("headers") or []
+        if not (environ.get(CACHEABLE) and seen.get("status", "").startswith("200 ")
+                and not any(name.lower() == "set-cookie" for name, _ in headers)):
+            return result
+        try:
+            body = b"".join(result)
+        finally:
+            if hasattr(result, "close"):
+                result.close()
+        cache.put(key, (seen["status"], list(headers), body))
+        return [body]
 
 
 def init_app(app) -> None:
@@ -152,3 +225,8 @@ def init_app(app) -> None:
     # Registered after Flask-Compress, so it runs before it: the ETag is taken over the plain body
     # and Flask-Compress marks it per encoding (…:gzip) and answers If-None-Match for those.
     app.after_request(cache_headers)
+
+
+def init_front(app) -> None:
+    """Put the page cache outside every other middleware, so that it keys the request as it arrived."""
+    app.wsgi_app = FrontCache(app.wsgi_app, app)
