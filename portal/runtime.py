@@ -1,5 +1,5 @@
 """What the running app hands the layers below it: one database connection per request (on ``g``,
-closed at teardown), the keys from the instance folder, the evidence folder, and ``upgrade`` (the
+taken from the process's pool and given back at teardown), the keys from the instance folder, the evidence folder, and ``upgrade`` (the
 migrations, then the search keys when a migration asks for them). The db layer and the domain know
 nothing of Flask; everything above them reaches the app's state through here (and ``portal.clock``).
 """
@@ -15,19 +15,21 @@ from flask.cli import with_appcontext
 
 from . import clock
 from .db import KEYS_STALE, LEDGER_STALE, connect, migrate, write_transaction
+from .db.pool import POOL
 from .domain import keys, ledger
 
 
 def get_db() -> sqlite_utils.Database:
+    """The request's (or command's) connection, taken from the process's pool (``portal.db.pool``)."""
     if "db" not in g:
-        g.db = connect(current_app.config["DATABASE"], read_only=bool(current_app.config.get("READ_ONLY")))
+        g.db = POOL.take(current_app.config["DATABASE"], read_only=bool(current_app.config.get("READ_ONLY")))
     return g.db
 
 
 def close_db(exc=None) -> None:
     db = g.pop("db", None)
     if db is not None:
-        db.close()
+        POOL.give(db, broken=exc is not None)
 
 
 def upgrade(db: sqlite_utils.Database, key: bytes | None = None, portal_clock=None) -> list[str]:

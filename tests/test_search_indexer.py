@@ -114,7 +114,7 @@ def test_a_rebuild_in_batches_and_processes_finds_what_one_writer_finds(tmp_path
         one = search.rebuild(batch=10**6, procs=1)
         ids_one, hits_one = search.indexed_ids(), answers()
         assert len(index.open_dir(str(search.current_dir()))._segments()) == 1
-        many = search.rebuild(batch=7, procs=2, parallel_from=5)
+        many = search.rebuild(batch=7, procs=2, parallel_from=5)        # 2 segments per batch
         segments = len(index.open_dir(str(search.current_dir()))._segments())
         assert many == one and segments > 4
         assert search.indexed_ids() == ids_one and answers() == hits_one

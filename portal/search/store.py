@@ -55,16 +55,17 @@ def current_dir() -> Path | None:
     return Path(os.path.realpath(link)) if link.is_symlink() else None
 
 
-#: Documents per segment of a rebuild: each batch is written as its own segments (one per process),
-#: so memory stays bounded whatever the size of the province. At 20,000 a province's 148,331 lists
-#: took 102 s in 16 segments on 2 cores, under 500 MB in all processes; one writer for everything
-#: spilled its pool to disk and merged it for 627 s (bench/search, README "Search").
-REBUILD_BATCH = 20000
-#: Processes a batch is indexed by (whoosh MpWriter); batches smaller than REBUILD_PARALLEL_FROM
-#: documents are written in this process.
+#: A rebuild streams every document to REBUILD_PROCS indexing processes (whoosh MpWriter), each
+#: writing its own segment and spilling its pool to disk past REBUILD_LIMIT_MB, so memory stays
+#: bounded whatever the size of the province; past REBUILD_BATCH documents the next ones go to new
+#: segments. Measured on a province (148,331 lists, 2 cores): batches of 20,000 took 102 s and left
+#: 16 segments (a search over them took 3.5x the county's); one batch of all took 108 s and left 2,
+#: with 581 MB peak PSS in all processes. One writer in one process took 627 s (README, "Search").
+REBUILD_BATCH = 200000
 REBUILD_PROCS = min(2, os.cpu_count() or 1)
+#: Fewer documents than this are written in this process (a county: no processes to start).
 REBUILD_PARALLEL_FROM = 2000
-REBUILD_LIMIT_MB = 128          # each indexing process's pool before it spills to disk
+REBUILD_LIMIT_MB = 128
 
 
 def _documents(db, now: str, memo: dict, counts: dict):
@@ -88,27 +89,24 @@ def _documents(db, now: str, memo: dict, counts: dict):
         yield doc
 
 
-def _write_batches(ix, docs, batch: int, procs: int, parallel_from: int) -> None:
-    """Write ``docs`` ``batch`` at a time, each batch committed as new segments without merging."""
+def _write_batches(ix, docs, total: int, batch: int, procs: int, parallel_from: int) -> None:
+    """Write ``docs`` (about ``total`` of them) ``batch`` at a time, each batch committed as new
+    segments without merging. Documents go straight from the database to the writer."""
     docs = iter(docs)
+    parallel = procs > 1 and total >= parallel_from
     while True:
-        chunk = list(itertools.islice(docs, batch))
-        if not chunk:
+        first = next(docs, None)
+        if first is None:
             return
-        if procs > 1 and len(chunk) >= parallel_from:
-            writer = ix.writer(procs=procs, multisegment=True, limitmb=REBUILD_LIMIT_MB)
-        else:
-            writer = ix.writer(limitmb=REBUILD_LIMIT_MB)
+        writer = (ix.writer(procs=procs, multisegment=True, limitmb=REBUILD_LIMIT_MB) if parallel
+                  else ix.writer(limitmb=REBUILD_LIMIT_MB))
         try:
-            for doc in chunk:
+            for doc in itertools.chain([first], itertools.islice(docs, batch - 1)):
                 writer.add_document(**doc)
         except BaseException:
             writer.cancel()
             raise
-        if procs > 1 and len(chunk) >= parallel_from:
-            writer.commit()                             # multisegment: the sub-writers' segments as they are
-        else:
-            writer.commit(mergetype=writing.NO_MERGE)
+        writer.commit(mergetype=writing.NO_MERGE)      # the earlier batches' segments as they are
 
 
 def rebuild(*, batch: int | None = None, procs: int | None = None, parallel_from: int | None = None) -> dict:
@@ -125,7 +123,8 @@ def rebuild(*, batch: int | None = None, procs: int | None = None, parallel_from
         db.execute("begin")    # one read snapshot: the documents and the outbox position agree
         mark = db.execute("select coalesce(max(id), 0) from search_outbox").fetchone()[0]
         now = _now_text()
-        _write_batches(ix, _documents(db, now, {}, counts), batch or REBUILD_BATCH,
+        total = db.execute("select count(*) from lists").fetchone()[0]
+        _write_batches(ix, _documents(db, now, {}, counts), total, batch or REBUILD_BATCH,
                        REBUILD_PROCS if procs is None else procs,
                        REBUILD_PARALLEL_FROM if parallel_from is None else parallel_from)
         db.conn.rollback()
