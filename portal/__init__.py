@@ -38,6 +38,8 @@ DEFAULTS = {
     "READ_ONLY": False,
     # Rendered public pages kept per worker process (0: none); see caching.FrontCache.
     "PAGE_CACHE_SIZE": 512,
+    # ... holding at most this many MB of (compressed) bodies; one over a sixteenth of it is not kept.
+    "PAGE_CACHE_MB": 64,
     "PRIMARY_URL": None,
     # The Litestream binary (``flask replicate``/``replica``); None: beside Python, or on the PATH.
     "LITESTREAM": None,

@@ -100,7 +100,7 @@ def test_the_check_fails_when_the_key_leaves_something_out(demo, monkeypatch):
 
     app, db = demo
     real = caching.page_state
-    monkeypatch.setattr(caching, "page_state", lambda db_, clock_: real(db_, clock_)[1:])
+    monkeypatch.setattr(caching, "page_state", lambda db_, stamp: (0, *real(db_, stamp)[1:]))
     assert_current(app, "nothing")
     db.execute("update regions set name = '新名村' where code = '430811200001'")
     db.conn.commit()
@@ -172,3 +172,19 @@ def test_a_replaced_database_file_is_read_again(demo, tmp_path):
         with contextlib.suppress(FileNotFoundError):
             os.remove(app.config["DATABASE"] + suffix)
     assert "鲁家坪村" in client.get("/r/430811200001").get_data(as_text=True)
+
+
+def test_the_cache_holds_a_bounded_number_of_bytes():
+    from portal.web.caching import PageCache
+
+    cache = PageCache(size=20, max_bytes=16000)
+    for n in range(17):
+        assert cache.put(n, f"page {n}", 1000)
+    assert cache.get(0) is None and cache.get(1) == "page 1" and cache.get(16) == "page 16"   # 16 × 1000 fit
+    assert cache.bytes == 16000
+    assert not cache.put("huge", "a county list's CSV", 1001) and cache.get("huge") is None  # over 1/16
+    cache.put(16, "page 16 again", 500)
+    assert cache.bytes == 15500 and cache.get(16) == "page 16 again"
+    for n in range(100, 125):                                                  # and never more than size
+        cache.put(n, "small", 10)
+    assert len(cache.items) == 20

@@ -20,7 +20,8 @@ import sqlite_utils
 from . import connect
 
 
-def _identity(path: str, read_only: bool) -> tuple:
+def file_identity(path: str, read_only: bool = False) -> tuple:
+    """Which file ``path`` is now: replaced, or made anew where an old one was, it is another."""
     st = os.stat(path)
     return path, read_only, st.st_dev, st.st_ino, st.st_ctime_ns
 
@@ -40,7 +41,7 @@ class Pool:
 
     def take(self, path: str, *, read_only: bool = False) -> sqlite_utils.Database:
         try:
-            ident = _identity(path, read_only)
+            ident = file_identity(path, read_only)
         except OSError:                     # no file yet: connect makes it; not kept
             db = connect(path, read_only=read_only)
             db.pool_identity = None
@@ -66,10 +67,11 @@ class Pool:
                 if db.conn.in_transaction:
                     db.conn.rollback()
                 db.conn.execute("pragma foreign_keys = on")
-                current = _identity(ident[0], ident[1])
+                reset = True
             except Exception:  # noqa: BLE001 - a connection that cannot be reset is not kept
-                current = None
-            if current == ident:
+                reset = False
+            # Kept under the identity it was opened on; ``take`` drops it if the file has changed since.
+            if reset:
                 with self.lock:
                     kept = self.free.setdefault((ident[0], ident[1]), (ident, []))
                     if kept[0] == ident and len(kept[1]) < self.size:

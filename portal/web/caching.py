@@ -7,6 +7,7 @@ from __future__ import annotations
 import collections
 import functools
 import hashlib
+import os
 import sqlite3
 import threading
 from pathlib import Path
@@ -22,7 +23,8 @@ from flask import (
 )
 
 from .. import clock
-from ..db.pool import POOL
+from ..db import connect
+from ..db.pool import file_identity
 
 bp = Blueprint("assets", __name__)
 
@@ -82,11 +84,12 @@ def cache_headers(response):
 # --- Rendered pages, cached under the page generation -------------------------------------------
 
 class PageCache:
-    """The last ``size`` responses of this process, least recently used first out."""
+    """The last ``size`` responses of this process, least recently used first out, holding at most
+    ``max_bytes`` of bodies; a body over a sixteenth of that (a county list's CSV) is not kept."""
 
-    def __init__(self, size: int):
-        self.size, self.items, self.lock = size, collections.OrderedDict(), threading.Lock()
-        self.hits = self.misses = 0
+    def __init__(self, size: int, max_bytes: int = 64 * 1024 * 1024):
+        self.size, self.max_bytes, self.items, self.lock = size, max_bytes, collections.OrderedDict(), threading.Lock()
+        self.bytes = self.hits = self.misses = 0
 
     def get(self, key):
         with self.lock:
@@ -96,19 +99,25 @@ class PageCache:
                 return None
             self.items.move_to_end(key)
             self.hits += 1
-            return found
+            return found[0]
 
     def clear(self) -> None:
         """Forget every page (a test that patches the code: in production new code is a new process)."""
         with self.lock:
             self.items.clear()
+            self.bytes = 0
 
-    def put(self, key, value) -> None:
+    def put(self, key, value, nbytes: int = 0) -> bool:
+        if nbytes > self.max_bytes // 16:
+            return False
         with self.lock:
-            self.items[key] = value
-            self.items.move_to_end(key)
-            while len(self.items) > self.size:
-                self.items.popitem(last=False)
+            old = self.items.pop(key, None)
+            self.bytes += nbytes - (old[1] if old else 0)
+            self.items[key] = (value, nbytes)
+            while len(self.items) > self.size or self.bytes > self.max_bytes:
+                _, (_, gone) = self.items.popitem(last=False)
+                self.bytes -= gone
+        return True
 
 
 CACHEABLE = "portal.page_cacheable"
@@ -124,19 +133,49 @@ def cached_page(view):
     return wrapper
 
 
-def page_state(db, portal_clock) -> tuple:
-    """Everything a cacheable public page depends on besides the request: the page generation
-    (changed by a trigger on every write a public page could show, ``migrations_0014.m0018``), the
-    calendar day (windows, "N days left") and which notices have reached their time (scheduled ones
-    appear without a write)."""
-    now = portal_clock.now()
-    # The newest due notice's time stands for the set of due ones: with no write (same generation),
-    # that set only grows, by notices scheduled after the last one due. One index probe, where a
-    # count walked every notice of the province (1,957 rows, 1.4x the county's page time).
-    generation, due = db.execute(
-        "select (select n from page_generation), (select publish_at from notices where publish_at <= ? "
-        "order by publish_at desc limit 1)", [now.isoformat(timespec="seconds")]).fetchone()
-    return generation, now.date().isoformat(), due
+def page_state(db, stamp: str) -> tuple:
+    """What a cacheable public page depends on besides the request and the day, at ``stamp`` (now in
+    the portal's zone): the page generation (changed by a trigger on every write a public page could
+    show, ``migrations_0014.m0018``) and the newest notice whose time has come — with no write, the set
+    of due notices only grows, by notices scheduled after the last one due — and the next scheduled
+    notice's time, until which that stays so. Index probes only (a count walked every notice)."""
+    return db.execute(
+        "select (select n from page_generation), "
+        "(select publish_at from notices where publish_at <= ? order by publish_at desc limit 1), "
+        "(select publish_at from notices where publish_at > ? order by publish_at limit 1)", [stamp, stamp]).fetchone()
+
+
+class PageState:
+    """``page_state`` for this process, read again only when it may have changed: on a connection
+    of its own, whose ``pragma data_version`` changes whenever any other connection, in any process,
+    commits; and not past the next scheduled notice's time. The connection is opened again when the
+    database file is another (a replica swaps in a restored copy) and in a forked child (which never
+    uses or closes its parent's)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.db = self.ident = self.pid = self.memo = None
+        self.inherited = []
+
+    def read(self, path: str, read_only: bool, portal_clock) -> tuple:
+        ident = file_identity(path, read_only)
+        now = portal_clock.now()
+        stamp = now.isoformat(timespec="seconds")
+        with self.lock:
+            if self.db is None or self.ident != ident or self.pid != os.getpid():
+                if self.db is not None and self.pid == os.getpid():
+                    self.db.close()
+                elif self.db is not None:
+                    self.inherited.append(self.db)
+                self.db, self.ident, self.pid, self.memo = connect(path, read_only=read_only), ident, os.getpid(), None
+            version = self.db.execute("pragma data_version").fetchone()[0]
+            memo = self.memo
+            if (memo is None or memo[0] != version or (memo[2] is not None and stamp < memo[2])    # clock set back
+                    or (memo[3] is not None and stamp >= memo[3])):
+                memo = self.memo = (version, *page_state(self.db, stamp))
+        # The file's identity too: a replica's restored copy may come from a primary that was itself
+        # restored, where the same generation number may mean other rows.
+        return ident, memo[1], now.date().isoformat(), memo[2]
 
 
 #: Request headers that make the answer differ from the stored 200 (conditional or partial requests:
@@ -160,23 +199,18 @@ class FrontCache:
     during rendering can only make the kept page newer than its key, never older. Requests with a
     session cookie (flashed messages, staff) and conditional ones go to Flask every time.
 
-    ``page_state`` is read on a pooled connection (``portal.db.pool``: never one opened on a file
-    since replaced, as when a replica swaps in a restored copy); the file's identity is in the key
-    as well."""
+    ``page_state`` is read through ``PageState`` (only when something may have changed); the
+    database file's identity is in the key as well."""
 
     def __init__(self, wsgi_app, flask_app):
         self.wsgi_app, self.flask_app = wsgi_app, flask_app
         self.cookie = flask_app.config.get("SESSION_COOKIE_NAME") or "session"
+        self.state = PageState()
 
     def _state(self) -> tuple:
         config = self.flask_app.config
-        db = POOL.take(config["DATABASE"], read_only=bool(config.get("READ_ONLY")))
-        try:
-            # The file's identity too: a replica's restored copy may come from a primary that was
-            # itself restored, where the same generation number may mean other rows.
-            return (db.pool_identity, *page_state(db, self.flask_app.extensions[clock.EXTENSION]))
-        finally:
-            POOL.give(db)
+        return self.state.read(config["DATABASE"], bool(config.get("READ_ONLY")),
+                               self.flask_app.extensions[clock.EXTENSION])
 
     def __call__(self, environ, start_response):
         cache = self.flask_app.extensions.get("page_cache")
@@ -209,13 +243,14 @@ class FrontCache:
         finally:
             if hasattr(result, "close"):
                 result.close()
-        cache.put(key, (seen["status"], list(headers), body))
+        cache.put(key, (seen["status"], list(headers), body), len(body))
         return [body]
 
 
 def init_app(app) -> None:
     if app.config.get("PAGE_CACHE_SIZE"):
-        app.extensions["page_cache"] = PageCache(int(app.config["PAGE_CACHE_SIZE"]))
+        app.extensions["page_cache"] = PageCache(int(app.config["PAGE_CACHE_SIZE"]),
+                                                 int(app.config["PAGE_CACHE_MB"]) * 1024 * 1024)
     app.register_blueprint(bp)
     # Registered after Flask-Compress, so it runs before it: the ETag is taken over the plain body
     # and Flask-Compress marks it per encoding (…:gzip) and answers If-None-Match for those.
