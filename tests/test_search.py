@@ -350,3 +350,27 @@ def test_a_start_that_died_before_the_key_rebuild_rebuilds_at_the_next(tmp_path)
     assert db.execute("select count(*) from search_names").fetchone()[0] == 0
     assert next(db.query("select 1 from meta where key = ?", [KEYS_STALE]), None) is None
     db.close()
+
+
+def test_few_matches_are_ordered_as_whoosh_orders_many(tmp_path, monkeypatch):
+    """Queries matching few documents are put in order from their stored titles (query._ordered_docs);
+    the order is the one whoosh's facets give: title matches first, then the newest."""
+    from portal import create_app
+    from portal.search import query as search_query
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "LOAD_DEMO": True, "NOW": "2026-11-23T10:00:00+08:00",
+                      "TESTING": True})
+    queries = ["双星村", "公示", "名单", "脱贫", "村 公示", "石家峪", "演示", "返贫"]
+
+    def answers():
+        with app.test_request_context():
+            return {q: [(h["type"], h.get("key")) for h in search.search(q, per_page=100).hits] for q in queries}
+
+    with app.app_context():
+        search.rebuild()
+    here = answers()
+    monkeypatch.setattr(search_query, "SMALL_RESULTS", 1)           # whoosh orders all (but a single hit)
+    assert answers() == here
+    assert [q for q in queries if not here[q]] == []
+    titles_first = here["双星村"]
+    assert titles_first and titles_first[0][0] == "list"
