@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
+
+import pytest
 
 from portal.db import connect
 from portal.db.pool import Pool
@@ -93,3 +96,20 @@ def test_a_forked_child_opens_its_own(tmp_path):
     assert os.waitstatus_to_exitcode(status) == 0
     assert pool.take(str(path)) is parent and value(parent) == "one"
     assert os.path.exists(f"{path}-wal") or parent.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_connections_are_kept_for_a_few_files_only(tmp_path):
+    """A test suite makes hundreds of databases: the pool keeps connections to the last FILES only."""
+    pool = Pool()
+    kept = []
+    for n in range(Pool.FILES + 3):
+        path = tmp_path / f"{n}.db"
+        make_db(path, str(n))
+        db = pool.take(str(path))
+        pool.give(db)
+        kept.append(db)
+    assert len(pool.free) == Pool.FILES
+    assert [str(tmp_path / f"{n}.db") for n in range(3, Pool.FILES + 3)] == [k[0] for k in pool.free]
+    with pytest.raises(sqlite3.ProgrammingError):               # the oldest were closed
+        kept[0].execute("select 1")
+    assert value(pool.take(str(tmp_path / "6.db"))) == "6"

@@ -6,12 +6,13 @@ back if a transaction was left open and with foreign keys on again. It is reused
 database file is the one it was opened on — same device, inode and status-change time — so a
 file replaced under it (a replica swapping in a restored copy, a restore, a test making a new
 database where an old one was) is never read through an old connection. At most ``size`` are kept
-per file; the others are closed. A forked child never uses, nor closes, its parent's connections
+per file, for the ``FILES`` files used last; the others are closed. A forked child never uses, nor closes, its parent's connections
 (closing the last connection of a WAL database may checkpoint it, and the parent still has it open).
 """
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
 
@@ -27,17 +28,22 @@ def file_identity(path: str, read_only: bool = False) -> tuple:
 
 
 class Pool:
+    #: Files whose connections are kept at once (a portal has one; a test suite makes hundreds, and
+    #: must not keep a file descriptor open for each).
+    FILES = 4
+
     def __init__(self, size: int = 8):
         self.size = size
         self.lock = threading.Lock()
-        self.free: dict[tuple, tuple[tuple, list]] = {}   # (path, read_only) -> (identity, connections)
+        # (path, read_only) -> (identity, connections), the file used last at the end
+        self.free: collections.OrderedDict[tuple, tuple[tuple, list]] = collections.OrderedDict()
         self.inherited: list = []       # a parent's connections, kept (never closed) after a fork
         os.register_at_fork(after_in_child=self._forked)
 
     def _forked(self) -> None:
         self.lock = threading.Lock()
         self.inherited += [db for _, dbs in self.free.values() for db in dbs]
-        self.free = {}
+        self.free = collections.OrderedDict()
 
     def take(self, path: str, *, read_only: bool = False) -> sqlite_utils.Database:
         try:
@@ -72,17 +78,25 @@ class Pool:
                 reset = False
             # Kept under the identity it was opened on; ``take`` drops it if the file has changed since.
             if reset:
+                evicted = []
                 with self.lock:
                     kept = self.free.setdefault((ident[0], ident[1]), (ident, []))
-                    if kept[0] == ident and len(kept[1]) < self.size:
+                    self.free.move_to_end((ident[0], ident[1]))
+                    while len(self.free) > self.FILES:
+                        evicted += self.free.popitem(last=False)[1][1]
+                    keep = kept[0] == ident and len(kept[1]) < self.size
+                    if keep:
                         kept[1].append(db)
-                        return
+                for old in evicted:
+                    old.close()
+                if keep:
+                    return
         db.close()
 
     def clear(self) -> None:
         with self.lock:
             dbs = [db for _, kept in self.free.values() for db in kept]
-            self.free = {}
+            self.free = collections.OrderedDict()
         for db in dbs:
             db.close()
 

@@ -240,9 +240,9 @@ def prune_outbox(db, position: int, clock) -> int:
 
 def merge_when_idle(max_segments: int = 24) -> bool:
     """Merge small segments once the outbox is empty, so that a publication never waits behind a
-    merge (one took 1.6 s here when commits merged as they went). A rebuild leaves its batches'
-    large segments (16 at province scale; searching them cost the same as one), which MERGE_SMALL
-    leaves as they are: a set of segments it did not reduce is not tried again."""
+    merge (one took 1.6 s here when commits merged as they went). A rebuild leaves large segments
+    (one per indexing process and batch), which MERGE_SMALL leaves as they are: a set of segments it
+    did not reduce is not tried again."""
     global _unmergeable
     ix = index.open_dir(str(current_dir()))
     names = frozenset(s.segment_id() for s in ix._segments())
