@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from portal import search
 from portal.search import store as search_store
 
@@ -125,3 +127,31 @@ def test_a_rebuild_in_batches_and_processes_finds_what_one_writer_finds(tmp_path
         # A merge renumbers documents: hits that tie (same title match, same day) may change places.
         assert search.indexed_ids() == ids_one
         assert {q: sorted(h) for q, h in answers().items()} == {q: sorted(h) for q, h in hits_one.items()}
+
+
+def test_a_rebuild_short_of_documents_is_not_swapped_in(tmp_path, monkeypatch):
+    """If an indexing process's segment goes missing (MpWriter drops it without a word), the new
+    index is thrown away and the one in use stays."""
+    from whoosh import writing
+
+    from portal import create_app
+
+    app = create_app({"INSTANCE_PATH": str(tmp_path / "i"), "LOAD_DEMO": True, "NOW": "2026-11-23T10:00:00+08:00",
+                      "TESTING": True})
+    with app.app_context():
+        search.rebuild()
+        before, ids = search.current_dir(), search.indexed_ids()
+        real_commit = writing.SegmentWriter.commit
+        calls = []
+
+        def lose_the_second_batch(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:
+                return self.cancel()
+            return real_commit(self, *args, **kwargs)
+
+        monkeypatch.setattr(writing.SegmentWriter, "commit", lose_the_second_batch)
+        with pytest.raises(RuntimeError, match="not swapped in"):
+            search.rebuild(batch=10, procs=1)
+        assert search.current_dir() == before and search.indexed_ids() == ids
+        assert [p.name for p in before.parent.glob("ix-*") if p.is_dir()] == [before.name]

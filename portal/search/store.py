@@ -130,6 +130,12 @@ def rebuild(*, batch: int | None = None, procs: int | None = None, parallel_from
         db.conn.rollback()
     finally:
         db.close()
+    # whoosh's MpWriter drops a sub-writer's segment without a word if its result does not arrive
+    # (a process killed, say): an index short of documents is never swapped in.
+    built = index.open_dir(str(new)).doc_count()
+    if built != sum(counts.values()):
+        shutil.rmtree(new, ignore_errors=True)
+        raise RuntimeError(f"search index build wrote {built} of {sum(counts.values())} documents; not swapped in")
     _write_state(new, {"position": mark, "notices_until": now, "schema": SCHEMA_VERSION})
     tmp_link = base / f"current.{os.getpid()}.tmp"
     with contextlib.suppress(FileNotFoundError):
