@@ -88,4 +88,6 @@ def post_worker_init(worker):
     instead of holding its greenlet (or, with sync workers, the whole worker) as long as it likes."""
     from portal.ops.serving import BodyDeadline
 
-    worker.wsgi = BodyDeadline(worker.wsgi, float(os.environ.get("PORTAL_BODY_TIMEOUT", "20")))
+    # Bodies the app would refuse anyway (over its MAX_CONTENT_LENGTH, 413) are left to it, unread.
+    limit = getattr(worker.wsgi, "config", {}).get("MAX_CONTENT_LENGTH") or 16 * 1024 * 1024
+    worker.wsgi = BodyDeadline(worker.wsgi, float(os.environ.get("PORTAL_BODY_TIMEOUT", "20")), int(limit))
